@@ -1,0 +1,184 @@
+"""Run configuration: frozen dataclasses built from TOML, validated with errors that name the key.
+
+A run config file has three sections:
+
+    [data]   name, path, validation_fraction, test_fraction, split_seed, n_samples, noise, seed, label_column
+    [model]  hidden_units, hidden_activation, output_activation, init, init_scale, relu_grad_at_zero, seed
+    [train]  learning_rate, iterations, dtype, form
+
+``RunConfig.to_dict()`` is what gets logged and what reproduces a run.
+"""
+from __future__ import annotations
+
+import tomllib
+from dataclasses import MISSING, asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from .data import DATASETS
+from .nn import FORMS, HIDDEN_ACTIVATIONS, INIT_SCHEMES, OUTPUT_ACTIVATIONS
+
+
+class ConfigError(ValueError):
+    """A config that cannot be used; the message names the file, the key and the value."""
+
+
+def spec(default=MISSING, *, kind, check=None, rule="", choices=None, doc=""):
+    """A config field: ``kind`` is int, float, str, bool, "int_list" or "str_list"; ``check(value)`` a
+    predicate described by ``rule``; ``choices`` the allowed values."""
+    meta = {"kind": kind, "check": check, "rule": rule, "choices": choices, "doc": doc}
+    if isinstance(default, list):
+        return field(default_factory=lambda: list(default), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+def positive(v):
+    return v > 0
+
+
+def fraction(v):
+    return 0 <= v < 1
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    name: str = spec("planar", kind=str, choices=DATASETS, doc="dataset")
+    path: str | None = spec(None, kind=str, doc="file (csv, npz) or directory (cat); cat: else $DLCORE_DATA_DIR/catvnoncat")
+    validation_fraction: float = spec(0.0, kind=float, check=fraction, rule="must be in [0, 1)",
+                                      doc="held out of the training set, stratified")
+    test_fraction: float = spec(0.0, kind=float, check=fraction, rule="must be in [0, 1)",
+                                doc="test split carved out for datasets that have none")
+    split_seed: int = spec(0, kind=int, doc="seed of the validation and test splits")
+    n_samples: int | None = spec(None, kind=int, check=lambda v: v >= 4, rule="must be >= 4", doc="generated sets")
+    noise: float | None = spec(None, kind=float, check=lambda v: v >= 0, rule="must be >= 0", doc="generated sets")
+    seed: int | None = spec(None, kind=int, doc="seed of a generated set (planar: 1, the course's)")
+    label_column: str | None = spec(None, kind=str, doc="csv: the label column (default 'label' or the last)")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    hidden_units: list = spec([], kind="int_list", check=lambda v: all(n >= 1 for n in v),
+                              rule="must hold whole numbers >= 1", doc="n[1..L-1]; empty: logistic regression")
+    hidden_activation: str = spec("relu", kind=str, choices=HIDDEN_ACTIVATIONS)
+    output_activation: str = spec("sigmoid", kind=str, choices=OUTPUT_ACTIVATIONS)
+    init: str = spec("constant", kind=str, choices=tuple(INIT_SCHEMES), doc="W[l] = randn * factor")
+    init_scale: float = spec(0.01, kind=float, check=positive, rule="must be > 0")
+    relu_grad_at_zero: int = spec(1, kind=int, choices=(0, 1), doc="ReLU'(0): notes 1, course code 0")
+    seed: int = spec(1, kind=int, check=lambda v: 0 <= v < 2**32, rule="must be in [0, 2**32)",
+                     doc="RandomState seed of the initial weights")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    learning_rate: float = spec(0.0075, kind=float, check=positive, rule="must be > 0", doc="alpha")
+    iterations: int = spec(2500, kind=int, check=positive, rule="must be >= 1")
+    dtype: str = spec("float64", kind=str, choices=("float64", "float32"))
+    form: str = spec("auto", kind=str, choices=FORMS, doc="first layer: direct, dual, or the cheaper")
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict, where: str = "<dict>") -> "RunConfig":
+        check_keys(d, {"data", "model", "train"}, where, "")
+        return cls(**{name: parse_section(sec_cls, d.get(name, {}), where, name)
+                      for name, sec_cls in SECTIONS.items()})
+
+    def with_overrides(self, assignments, where: str = "--set") -> "RunConfig":
+        """Apply ``section.key=value`` strings; the value is read as TOML (else as a string)."""
+        d = self.to_dict()
+        for item in assignments:
+            section, key, value = parse_assignment(item, where)
+            if section not in d:
+                raise ConfigError(f"{where}: unknown section {section!r} in {item!r} (sections: data, model, train)")
+            d[section][key] = value
+        return RunConfig.from_dict(d, where)
+
+
+SECTIONS = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig}
+
+
+def load_run_config(path, overrides=()) -> RunConfig:
+    cfg = RunConfig.from_dict(read_toml(path), str(path))
+    return cfg.with_overrides(overrides) if overrides else cfg
+
+
+def read_toml(path) -> dict:
+    p = Path(path)
+    try:
+        with open(p, "rb") as f:
+            return tomllib.load(f)
+    except FileNotFoundError:
+        raise ConfigError(f"{p}: no such file") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{p}: is a directory, not a TOML file") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{p}: not valid TOML ({e})") from None
+
+
+def parse_assignment(item: str, where: str):
+    """'section.key=value' -> (section, key, value), the value read as TOML or kept as a string."""
+    lhs, eq, rhs = item.partition("=")
+    section, dot, key = lhs.strip().partition(".")
+    if not eq or not dot or not section or not key:
+        raise ConfigError(f"{where}: expected section.key=value (got {item!r})")
+    try:
+        value = tomllib.loads(f"v = {rhs.strip()}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = rhs.strip()
+    return section, key.strip(), value
+
+
+def check_keys(table, allowed, where: str, prefix: str):
+    if not isinstance(table, dict):
+        raise ConfigError(f"{where}: {prefix.rstrip('.') or 'file'} must be a table (got {table!r})")
+    unknown = sorted(set(table) - set(allowed))
+    if unknown:
+        raise ConfigError(f"{where}: unknown key {prefix}{unknown[0]} (known: {', '.join(sorted(allowed))})")
+
+
+def parse_section(cls, table: dict, where: str, section: str):
+    """Build the frozen dataclass ``cls`` from a TOML table, checking every key against its spec."""
+    prefix = f"{section}." if section else ""
+    known = {f.name: f for f in fields(cls)}
+    check_keys(table, known, where, prefix)
+    values = {name: check_value(v, known[name].metadata, f"{where}: {prefix}{name}")
+              for name, v in table.items() if not (v is None and known[name].default is None)}
+    return cls(**values)
+
+
+def check_value(value: Any, meta: dict, what: str):
+    """``value`` converted to the field's kind, or a ConfigError naming ``what`` and the value."""
+    kind = meta["kind"]
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    ok = {
+        int: lambda v: isinstance(v, int) and not isinstance(v, bool),
+        float: lambda v: isinstance(v, float),
+        str: lambda v: isinstance(v, str),
+        bool: lambda v: isinstance(v, bool),
+        "int_list": lambda v: isinstance(v, list) and all(isinstance(x, int) and not isinstance(x, bool) for x in v),
+        "str_list": lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v),
+    }[kind](value)
+    if not ok:
+        names = {int: "a whole number", float: "a number", str: "a string", bool: "true or false",
+                 "int_list": "a list of whole numbers", "str_list": "a list of strings"}
+        raise ConfigError(f"{what} must be {names[kind]} (got {value!r})")
+    if kind is float and value != value:
+        raise ConfigError(f"{what} must be a number (got nan)")
+    if meta["choices"] is not None and value not in meta["choices"]:
+        raise ConfigError(f"{what} must be one of {', '.join(map(repr, meta['choices']))} (got {value!r})")
+    if meta["check"] is not None and not meta["check"](value):
+        raise ConfigError(f"{what} {meta['rule']} (got {value!r})")
+    return value
+
+
+__all__ = ["ConfigError", "DataConfig", "ModelConfig", "RunConfig", "TrainConfig", "load_run_config",
+           "parse_section", "read_toml", "replace"]

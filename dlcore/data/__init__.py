@@ -1,0 +1,5 @@
+"""dlcore.data: datasets as (X (n_x, m), Y (1, m)), seeded stratified splits and fingerprints."""
+from .datasets import DATASETS, DataError, Dataset, fingerprint, load
+from .split import kfold_indices, split_indices
+
+__all__ = ["DATASETS", "DataError", "Dataset", "fingerprint", "kfold_indices", "load", "split_indices"]

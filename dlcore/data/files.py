@@ -1,0 +1,102 @@
+"""Datasets read from files: the course's cat h5 files and the user's own CSV or NPZ."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+CAT_FILES = {"train": ("train_catvnoncat.h5", "train_set_x", "train_set_y"),
+             "test": ("test_catvnoncat.h5", "test_set_x", "test_set_y")}
+
+
+class DataError(ValueError):
+    """A dataset that cannot be loaded; the message names the file and what is wrong."""
+
+
+def cat_directory(path: str | None) -> Path:
+    """The cat data directory: ``path`` when given, else ``$DLCORE_DATA_DIR/catvnoncat``."""
+    if path:
+        return Path(path).expanduser()
+    root = os.environ.get("DLCORE_DATA_DIR")
+    if not root:
+        raise DataError("cat data: no directory given; set data.path or DLCORE_DATA_DIR "
+                        "(the directory that holds catvnoncat/)")
+    return Path(root).expanduser() / "catvnoncat"
+
+
+def load_cat(path: str | None = None):
+    """The course's cat vs non-cat images: X (12288, m) in [0, 1], Y (1, m), for train and test.
+
+    X = x.reshape(m, -1).T / 255 as in the course (row, column, channel flattening).
+    Returns (X_train, Y_train, X_test, Y_test).
+    """
+    import h5py  # imported here: only this loader needs it
+
+    directory = cat_directory(path)
+    arrays = []
+    for split, (fname, xkey, ykey) in CAT_FILES.items():
+        file = directory / fname
+        if not file.is_file():
+            raise DataError(f"{file}: no such file (cat data directory {directory})")
+        try:
+            with h5py.File(file, "r") as f:
+                missing = [k for k in (xkey, ykey) if k not in f]
+                if missing:
+                    raise DataError(f"{file}: missing key(s) {', '.join(missing)}")
+                x, y = f[xkey][()], f[ykey][()]
+        except OSError as e:
+            raise DataError(f"{file}: not a readable HDF5 file ({e})") from None
+        if x.ndim != 4 or x.shape[1:] != (64, 64, 3) or y.shape != (x.shape[0],):
+            raise DataError(f"{file}: expected {xkey} (m, 64, 64, 3) and {ykey} (m,); "
+                            f"got {x.shape} and {y.shape}")
+        arrays += [x.reshape(x.shape[0], -1).T / 255.0, y.reshape(1, -1).astype(np.float64)]
+    return tuple(arrays)
+
+
+def load_csv(path: str, label_column: str | None = None):
+    """A CSV with a header row, one example per row: the label column (``label_column``, else a
+    column named "label", else the last one) becomes Y (1, m), the others X (n_x, m)."""
+    import pandas as pd
+
+    file = Path(path).expanduser()
+    try:
+        df = pd.read_csv(file)
+    except FileNotFoundError:
+        raise DataError(f"{file}: no such file") from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
+        raise DataError(f"{file}: not a readable CSV ({str(e).splitlines()[0]})") from None
+    if df.shape[1] < 2:
+        raise DataError(f"{file}: needs at least one feature column and one label column")
+    if label_column is None:
+        label_column = "label" if "label" in df.columns else df.columns[-1]
+    if label_column not in df.columns:
+        raise DataError(f"{file}: no label column {label_column!r} (columns: {', '.join(map(str, df.columns))})")
+    for col in df.columns:
+        if not pd.api.types.is_numeric_dtype(df[col]):
+            raise DataError(f"{file}: column {col!r} is not numeric (e.g. {df[col].iloc[0]!r})")
+    Y = df[label_column].to_numpy(dtype=np.float64).reshape(1, -1)
+    X = df.drop(columns=[label_column]).to_numpy(dtype=np.float64).T
+    return np.ascontiguousarray(X), Y
+
+
+def load_npz(path: str):
+    """An .npz holding ``X`` (m, n_x) (one example per row) and ``Y`` (m,) or (m, 1); no pickles."""
+    file = Path(path).expanduser()
+    try:
+        with np.load(file, allow_pickle=False) as z:
+            missing = [k for k in ("X", "Y") if k not in z.files]
+            if missing:
+                raise DataError(f"{file}: missing array(s) {', '.join(missing)} (has {', '.join(z.files) or 'none'})")
+            x, y = z["X"], z["Y"]
+    except FileNotFoundError:
+        raise DataError(f"{file}: no such file") from None
+    except (OSError, ValueError) as e:
+        if isinstance(e, DataError):
+            raise
+        raise DataError(f"{file}: not a readable .npz without pickles ({e})") from None
+    if x.ndim != 2 or y.size != x.shape[0]:
+        raise DataError(f"{file}: expected X (m, n_x) and Y (m,); got {x.shape} and {y.shape}")
+    if not (np.issubdtype(x.dtype, np.number) and np.issubdtype(y.dtype, np.number)):
+        raise DataError(f"{file}: X and Y must be numeric (got {x.dtype} and {y.dtype})")
+    return np.ascontiguousarray(x.T, dtype=np.float64), y.reshape(1, -1).astype(np.float64)

@@ -1,0 +1,125 @@
+"""An L-layer network in the notation of the course notes: forward pass, cost, backward pass.
+
+Shapes: X (n_x, m), Y (1, m) or (n[L], m), W[l] (n[l], n[l-1]), b[l] (n[l], 1), Z[l] and A[l] (n[l], m).
+Python lists are 0-based, so ``W[0]`` is the notes' W[1] and ``As[0]`` is A[1]; A[0] is X.
+
+Layers 1..L-1 use the hidden activation, layer L the output activation. With no hidden layer the
+net is logistic regression (sigmoid output) or linear regression (linear output).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import activations
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """What defines the function a net computes (its weights aside)."""
+
+    layer_dims: tuple[int, ...]        # (n_x, n[1], ..., n[L])
+    hidden_activation: str = "relu"    # g[l] for l < L
+    output_activation: str = "sigmoid"  # g[L]: sigmoid (cross-entropy) or linear (squared error)
+    relu_grad_at_zero: float = 1.0     # ReLU'(0) and leaky-ReLU'(0): notes 1, course code 0
+
+    def __post_init__(self):
+        dims = tuple(int(n) for n in self.layer_dims)
+        if len(dims) < 2 or min(dims) < 1:
+            raise ValueError(f"layer_dims needs n_x and at least one layer, each >= 1 (got {list(dims)})")
+        object.__setattr__(self, "layer_dims", dims)
+        if self.hidden_activation not in activations.HIDDEN_ACTIVATIONS:
+            raise ValueError(f"hidden_activation must be one of {activations.HIDDEN_ACTIVATIONS} "
+                             f"(got {self.hidden_activation!r})")
+        if self.output_activation not in activations.OUTPUT_ACTIVATIONS:
+            raise ValueError(f"output_activation must be one of {activations.OUTPUT_ACTIVATIONS} "
+                             f"(got {self.output_activation!r})")
+        if self.relu_grad_at_zero not in (0, 1):
+            raise ValueError(f"relu_grad_at_zero must be 0 or 1 (got {self.relu_grad_at_zero!r})")
+
+    @property
+    def L(self) -> int:
+        return len(self.layer_dims) - 1
+
+    def activation(self, l: int) -> activations.Activation:
+        """g of layer l (1-based, as in the notes)."""
+        return activations.get(self.output_activation if l == self.L else self.hidden_activation)
+
+
+def forward(W, b, X, arch: Architecture, Z1=None):
+    """Z[l] = W[l] A[l-1] + b[l], A[l] = g[l](Z[l]) for l = 1..L, with A[0] = X.
+
+    Returns the lists ``Zs, As`` (the caches of the backward pass); ``As[-1]`` is AL (n[L], m).
+    ``Z1`` may be given precomputed (the dual form of the first layer does so).
+    """
+    Zs, As = [], []
+    A = X
+    for l in range(1, arch.L + 1):
+        Z = Z1 if (l == 1 and Z1 is not None) else W[l - 1] @ A + b[l - 1]  # (n[l], m)
+        A = arch.activation(l).value(Z)
+        Zs.append(Z)
+        As.append(A)
+    return Zs, As
+
+
+def _softplus(Z):
+    """log(1 + e^z) without overflow."""
+    return np.maximum(Z, 0) + np.log1p(np.exp(-np.abs(Z)))
+
+
+def cost(ZL, AL, Y, output_activation: str = "sigmoid") -> float:
+    """The cost J of the output layer.
+
+    sigmoid: cross-entropy J = -(1/m) sum(y log a + (1-y) log(1-a)), computed from z as
+             (1/m) sum(softplus(z) - y z), which stays finite when a rounds to 0 or 1.
+    linear:  half mean squared error J = (1/(2m)) sum((a - y)^2).
+    Both have dJ/dZ[L] = (A[L] - Y) / m, which ``backward`` uses.
+    """
+    m = Y.shape[1]
+    if output_activation == "sigmoid":
+        return float(np.sum(_softplus(ZL) - Y * ZL) / m)
+    D = AL - Y
+    return float(np.sum(D * D) / (2 * m))
+
+
+def backward(W, Zs, As, X, Y, arch: Architecture, need_dW1: bool = True):
+    """Gradients of J for every layer, from the caches of ``forward``.
+
+    dZ[L] = A[L] - Y
+    dW[l] = (1/m) dZ[l] A[l-1]^T         (n[l], n[l-1])
+    db[l] = (1/m) sum over examples of dZ[l]   (n[l], 1)
+    dZ[l-1] = W[l]^T dZ[l] * g'[l-1](Z[l-1])
+    dA[0] = W[1]^T dZ[1] is never computed: nothing uses it. With ``need_dW1=False`` dW[1] is
+    skipped as well (the dual form updates the first layer from dZ[1] alone).
+    Returns lists ``dW, db`` (0-based like W) and dZ[1].
+    """
+    L, m = arch.L, Y.shape[1]
+    dW, db = [None] * L, [None] * L
+    dZ = As[-1] - Y  # (n[L], m)
+    for l in range(L, 0, -1):
+        A_prev = As[l - 2] if l > 1 else X
+        if l > 1 or need_dW1:
+            dW[l - 1] = 1.0 / m * (dZ @ A_prev.T)  # (n[l], n[l-1])
+        db[l - 1] = 1.0 / m * np.sum(dZ, axis=1, keepdims=True)  # (n[l], 1)
+        if l > 1:
+            g = arch.activation(l - 1)
+            dZ_prev = W[l - 1].T @ dZ  # dA[l-1], (n[l-1], m)
+            dZ_prev *= g.grad(Zs[l - 2], As[l - 2], arch.relu_grad_at_zero)
+            dZ1 = dZ = dZ_prev
+        else:
+            dZ1 = dZ
+    return dW, db, dZ1
+
+
+def predict_proba(W, b, X, arch: Architecture):
+    """A[L] (n[L], m): probabilities for a sigmoid output, values for a linear one."""
+    return forward(W, b, X, arch)[1][-1]
+
+
+def predict(W, b, X, arch: Architecture):
+    """Class labels 1{A[L] > 0.5} (n[L], m) for a sigmoid output; the values A[L] for a linear one."""
+    AL = predict_proba(W, b, X, arch)
+    if arch.output_activation == "sigmoid":
+        return (AL > 0.5).astype(np.int64)
+    return AL

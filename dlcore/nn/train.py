@@ -1,0 +1,157 @@
+"""Batch gradient descent, with the first layer in its direct or its exact dual form.
+
+Each iteration i = 0..N-1 runs forward, records J (the cost of the parameters after i updates),
+runs backward and updates every layer: W[l] -= alpha dW[l], b[l] -= alpha db[l].
+
+The dual form (for n_x > m). Gradient descent only ever adds to W[1] multiples of
+dW[1] = (1/m) dZ[1] X^T, so W[1](t) = W[1](0) + C(t) X^T with C (n[1], m). Then
+
+    Z[1] = W[1](0) X + C K + b[1],   K = X^T X (m, m), computed once,
+    C   -= alpha (1/m) dZ[1],
+
+and W[1] is materialised only when asked for. Exact algebra: the curves agree with the direct form
+to rounding, while an iteration costs O(n1 m^2) instead of O(n1 n_x m).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .model import Architecture, backward, cost, forward
+
+FORMS = ("auto", "direct", "dual")
+
+
+class DirectFirstLayer:
+    """W[1] kept as it is; Z[1] = W[1] X + b[1]."""
+
+    name = "direct"
+
+    def __init__(self, W1, X, X_val=None):
+        self.W1, self.X, self.X_val = W1, X, X_val
+
+    def z1(self, b1):
+        return self.W1 @ self.X + b1  # (n1, m)
+
+    def z1_val(self, b1):
+        return self.W1 @ self.X_val + b1
+
+    def update(self, dZ1, alpha, m):
+        self.W1 -= alpha * (1.0 / m * (dZ1 @ self.X.T))  # the course's W1 - alpha * dW1
+
+    def weights(self):
+        return self.W1
+
+
+class DualFirstLayer:
+    """W[1] = W[1](0) + C X^T, with C updated instead of W[1] (see the module docstring)."""
+
+    name = "dual"
+
+    def __init__(self, W1, X, X_val=None):
+        self.W1_0, self.X = W1, X
+        self.P = W1 @ X                         # W[1](0) X   (n1, m)
+        self.K = X.T @ X                        # X^T X       (m, m)
+        self.C = np.zeros((W1.shape[0], X.shape[1]), dtype=W1.dtype)  # (n1, m)
+        if X_val is not None:
+            self.P_val = W1 @ X_val             # (n1, m_val)
+            self.K_val = X.T @ X_val            # (m, m_val)
+
+    def z1(self, b1):
+        return self.P + self.C @ self.K + b1
+
+    def z1_val(self, b1):
+        return self.P_val + self.C @ self.K_val + b1
+
+    def update(self, dZ1, alpha, m):
+        self.C -= alpha * (1.0 / m * dZ1)
+
+    def weights(self):
+        return self.W1_0 + self.C @ self.X.T    # (n1, n_x)
+
+
+def choose_form(n_x: int, m: int, n1: int, iterations: int) -> str:
+    """The cheaper form by multiply-add count: direct costs 2 n1 n_x m per iteration (Z[1], dW[1]);
+    dual costs n1 m^2 per iteration plus K = X^T X, W(0) X once and C X^T at the end."""
+    direct = 2 * n1 * n_x * m * iterations
+    dual = n1 * m * m * iterations + m * m * n_x + 2 * n1 * n_x * m
+    return "dual" if dual < direct else "direct"
+
+
+@dataclass
+class TrainResult:
+    W: list                      # trained W[l], 0-based
+    b: list
+    costs: np.ndarray            # J at every iteration run, float64
+    status: str = "completed"    # completed | stopped (by the callback) | diverged
+    reason: str = ""
+    form: str = "direct"
+    val_iterations: list = field(default_factory=list)  # iterations at which val_costs were taken
+    val_costs: list = field(default_factory=list)
+
+    @property
+    def iterations_run(self) -> int:
+        return len(self.costs)
+
+
+def gradient_descent(X, Y, W, b, arch: Architecture, learning_rate: float, iterations: int,
+                     on_step=None, every: int = 100, X_val=None, Y_val=None, form: str = "auto",
+                     explode_factor: float = 1e3) -> TrainResult:
+    """Train ``W, b`` (lists, updated in place) by batch gradient descent on X (n_x, m), Y (n_y, m).
+
+    ``on_step(i, costs, val_cost)`` is called after the cost of iteration i when (i + 1) % every == 0
+    and at the last iteration; ``costs`` holds J[0..i] and ``val_cost`` the cost on (X_val, Y_val) of
+    the same parameters (None without validation data). Returning False stops training.
+    Divergence, a cost that is not finite or exceeds ``explode_factor`` times the first one, or
+    parameters that are not finite, ends training with status "diverged" and no warnings.
+    """
+    if form not in FORMS:
+        raise ValueError(f"form must be one of {FORMS} (got {form!r})")
+    m = X.shape[1]
+    if form == "auto":
+        form = choose_form(X.shape[0], m, arch.layer_dims[1], iterations)
+    first = (DualFirstLayer if form == "dual" else DirectFirstLayer)(W[0], X, X_val)
+    costs = np.empty(iterations, dtype=np.float64)
+    result = TrainResult(W, b, costs[:0], form=form)
+    out = arch.output_activation
+    with np.errstate(all="ignore"):
+        for i in range(iterations):
+            Zs, As = forward(W, b, X, arch, Z1=first.z1(b[0]))
+            costs[i] = J = cost(Zs[-1], As[-1], Y, out)
+            if not np.isfinite(J) or J > explode_factor * max(costs[0], 1e-12):
+                result.status, result.reason = "diverged", f"cost {J:.4g} at iteration {i}"
+                result.costs = costs[: i + 1]
+                break
+            if on_step is not None and ((i + 1) % every == 0 or i == iterations - 1):
+                val = None
+                if X_val is not None:
+                    Zv, Av = forward(W, b, X_val, arch, Z1=first.z1_val(b[0]))
+                    val = cost(Zv[-1], Av[-1], Y_val, out)
+                    result.val_iterations.append(i)
+                    result.val_costs.append(val)
+                if not _finite(first, W, b):
+                    result.status, result.reason = "diverged", f"non-finite parameters at iteration {i}"
+                    result.costs = costs[: i + 1]
+                    break
+                if on_step(i, costs[: i + 1], val) is False:
+                    result.status, result.reason = "stopped", f"stopped by callback at iteration {i}"
+                    result.costs = costs[: i + 1]
+                    break
+            dW, db, dZ1 = backward(W, Zs, As, X, Y, arch, need_dW1=False)
+            for l in range(1, arch.L):
+                W[l] -= learning_rate * dW[l]
+            for l in range(arch.L):
+                b[l] -= learning_rate * db[l]
+            first.update(dZ1, learning_rate, m)
+        else:
+            result.costs = costs
+        W[0] = first.weights()
+        if result.status == "completed" and not _finite(first, W, b):
+            result.status, result.reason = "diverged", "non-finite parameters at the end"
+    return result
+
+
+def _finite(first, W, b) -> bool:
+    inner = first.C if isinstance(first, DualFirstLayer) else first.W1
+    return bool(np.isfinite(inner).all() and all(np.isfinite(P).all() for P in list(W[1:]) + list(b)))

@@ -1,0 +1,110 @@
+"""One training run from a RunConfig: load and split the data, initialise, train, evaluate.
+
+This is the single code path used by ``dlcore train``, by every search trial and by ``reproduce``,
+so a reproduction runs exactly what the original did.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import nn
+from .config import RunConfig
+from .data import Dataset, load, split_indices
+
+
+@dataclass
+class Split:
+    """The arrays one run trains and validates on, cast to the run's dtype."""
+    dataset: Dataset
+    X: np.ndarray
+    Y: np.ndarray
+    X_val: np.ndarray | None = None
+    Y_val: np.ndarray | None = None
+
+
+@dataclass
+class RunOutcome:
+    config: RunConfig
+    arch: nn.Architecture
+    result: nn.TrainResult
+    metrics: dict            # train_*, val_*, test_* (test only when asked)
+    split: Split
+
+
+def load_dataset(cfg: RunConfig) -> Dataset:
+    d = cfg.data
+    return load(d.name, path=d.path, n_samples=d.n_samples, noise=d.noise, seed=d.seed,
+                test_fraction=d.test_fraction, split_seed=d.split_seed, label_column=d.label_column)
+
+
+def make_split(cfg: RunConfig, dataset: Dataset, train_idx=None, val_idx=None) -> Split:
+    """The run's training and validation arrays: the given indices (a fold), else a stratified hold-out
+    of ``validation_fraction``, else the whole training set."""
+    if train_idx is None and cfg.data.validation_fraction > 0:
+        train_idx, val_idx = split_indices(dataset.Y, cfg.data.validation_fraction, cfg.data.split_seed)
+    dtype = np.dtype(cfg.train.dtype)
+    if train_idx is None:
+        return Split(dataset, _as(dataset.X, dtype), _as(dataset.Y, dtype))
+    return Split(dataset, _as(dataset.X[:, train_idx], dtype), _as(dataset.Y[:, train_idx], dtype),
+                 _as(dataset.X[:, val_idx], dtype), _as(dataset.Y[:, val_idx], dtype))
+
+
+def architecture(cfg: RunConfig, n_x: int, n_y: int = 1) -> nn.Architecture:
+    m = cfg.model
+    return nn.Architecture((n_x, *m.hidden_units, n_y), m.hidden_activation, m.output_activation,
+                           m.relu_grad_at_zero)
+
+
+def check_labels(cfg: RunConfig, dataset: Dataset):
+    """Labels must be 0/1 for a sigmoid output; a ValueError naming the data source otherwise."""
+    try:
+        nn.check_xy(dataset.X, dataset.Y, cfg.model.output_activation)
+        if dataset.has_test:
+            nn.check_xy(dataset.X_test, dataset.Y_test, cfg.model.output_activation, name="test X")
+    except ValueError as e:
+        raise ValueError(f"{dataset.source}: {e}") from None
+
+
+def train_run(cfg: RunConfig, split: Split | None = None, on_step=None, every: int = 100,
+              evaluate_test: bool = False) -> RunOutcome:
+    """Train one run; ``split`` may be given (folds, or data already loaded) to skip loading."""
+    if split is None:
+        dataset = load_dataset(cfg)
+        check_labels(cfg, dataset)
+        split = make_split(cfg, dataset)
+    arch = architecture(cfg, split.X.shape[0], split.Y.shape[0])
+    dtype = np.dtype(cfg.train.dtype)
+    W, b = nn.initialize(arch.layer_dims, cfg.model.init, cfg.model.init_scale,
+                         np.random.RandomState(cfg.model.seed), dtype=dtype)
+    result = nn.gradient_descent(split.X, split.Y, W, b, arch, cfg.train.learning_rate, cfg.train.iterations,
+                                 on_step=on_step, every=every, X_val=split.X_val, Y_val=split.Y_val,
+                                 form=cfg.train.form)
+    metrics = evaluate(result.W, result.b, arch, split.X, split.Y, "train")
+    if split.X_val is not None:
+        metrics |= evaluate(result.W, result.b, arch, split.X_val, split.Y_val, "val")
+    if evaluate_test and split.dataset.has_test:
+        ds = split.dataset
+        metrics |= evaluate(result.W, result.b, arch, _as(ds.X_test, dtype), _as(ds.Y_test, dtype), "test")
+    return RunOutcome(cfg, arch, result, metrics, split)
+
+
+def evaluate(W, b, arch: nn.Architecture, X, Y, prefix: str) -> dict:
+    """``{prefix}_cost`` and, for a sigmoid output, accuracy and balanced accuracy; for a linear one
+    the mean squared error and R^2. Non-finite parameters give NaN metrics, not warnings."""
+    with np.errstate(all="ignore"):
+        Zs, As = nn.forward(W, b, X, arch)
+        out = {f"{prefix}_cost": nn.cost(Zs[-1], As[-1], Y, arch.output_activation)}
+        if arch.output_activation == "sigmoid":
+            Y_hat = (As[-1] > 0.5).astype(np.int64)
+            out[f"{prefix}_accuracy"] = nn.accuracy(Y_hat, Y)
+            out[f"{prefix}_balanced_accuracy"] = nn.balanced_accuracy(Y_hat, Y)
+        else:
+            out[f"{prefix}_mse"] = nn.mean_squared_error(As[-1], Y)
+            out[f"{prefix}_r2"] = nn.r2_score(As[-1], Y)
+    return out
+
+
+def _as(a, dtype):
+    return np.asarray(a, dtype=dtype)

@@ -1,0 +1,35 @@
+"""Shared fixtures: the course's reference numbers and the cat data directory."""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+REFERENCE = Path(__file__).parent / "reference" / "course_results.json"  # copy of shared/reference
+
+
+def cat_root() -> Path | None:
+    """The directory holding catvnoncat/: $DLCORE_DATA_DIR, else ../shared/data beside the checkout."""
+    for root in (os.environ.get("DLCORE_DATA_DIR"), ROOT.parent / "shared" / "data"):
+        if root and (Path(root) / "catvnoncat" / "train_catvnoncat.h5").is_file():
+            return Path(root)
+    return None
+
+
+@pytest.fixture(scope="session")
+def reference() -> dict:
+    return json.loads(REFERENCE.read_text())
+
+
+@pytest.fixture
+def cat_data(monkeypatch) -> Path:
+    """Points DLCORE_DATA_DIR at the cat data, or skips the test saying where it looked."""
+    root = cat_root()
+    if root is None:
+        pytest.skip("cat data absent: set DLCORE_DATA_DIR to a directory holding catvnoncat/ "
+                    f"(looked in $DLCORE_DATA_DIR and {ROOT.parent / 'shared' / 'data'})")
+    monkeypatch.setenv("DLCORE_DATA_DIR", str(root))
+    return root
