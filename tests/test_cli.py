@@ -1,0 +1,61 @@
+"""The command line, run as a user runs it: a real subprocess."""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import ROOT
+
+
+def dlcore(*args, cwd=None, env=None):
+    return subprocess.run([sys.executable, "-m", "dlcore", *map(str, args)], capture_output=True, text=True,
+                          cwd=cwd or ROOT, env={**os.environ, **(env or {})}, timeout=600)
+
+
+def test_train_json_on_the_embedded_dataset():
+    p = dlcore("train", "experiments/course/planar.toml", "--set", "train.iterations=300", "--json")
+    assert p.returncode == 0, p.stderr
+    out = json.loads(p.stdout)
+    assert len(out["costs"]) == 300 and out["costs"][0] == pytest.approx(0.6930480201239823, abs=1e-12)
+    assert 0.5 < out["train_accuracy"] <= 1 and "test_accuracy" not in out
+    assert out["status"] == "completed" and out["layer_dims"] == [2, 4, 1]
+
+
+def test_train_json_reports_test_accuracy_when_there_is_a_test_split():
+    p = dlcore("train", "experiments/course/planar.toml", "--set", "data.name='moons'",
+               "--set", "data.test_fraction=0.25", "--set", "train.iterations=200", "--json")
+    assert p.returncode == 0, p.stderr
+    assert 0 <= json.loads(p.stdout)["test_accuracy"] <= 1
+
+
+def test_deep_cat_from_the_command_line(cat_data, reference):
+    p = dlcore("train", "experiments/course/deep.toml", "--json", env={"DLCORE_DATA_DIR": str(cat_data)})
+    assert p.returncode == 0, p.stderr
+    out = json.loads(p.stdout)
+    for i, c in reference["runs"]["deep_cat"]["costs"].items():
+        assert out["costs"][int(i)] == pytest.approx(c, abs=1e-12)
+    assert out["train_accuracy"] == pytest.approx(0.9856459330143539, abs=1e-15)
+    assert out["test_accuracy"] == 0.8
+
+
+def test_human_summary():
+    p = dlcore("train", "experiments/course/planar.toml", "--set", "train.iterations=50")
+    assert p.returncode == 0 and "net 2-4-1" in p.stdout and "train_accuracy" in p.stdout
+
+
+@pytest.mark.parametrize("args,message", [
+    (["train", "nope.toml"], "nope.toml: no such file"),
+    (["train", "experiments/course/planar.toml", "--set", "train.iterations=-5"], "train.iterations must be >= 1"),
+    (["train", "experiments/course/planar.toml", "--set", "data.name='csv'"], "needs data.path"),
+])
+def test_errors_are_one_line_with_nonzero_exit(args, message):
+    p = dlcore(*args)
+    assert p.returncode == 2
+    assert message in p.stderr and len(p.stderr.strip().splitlines()) == 1 and "Traceback" not in p.stderr
+
+
+def test_help_answers():
+    p = dlcore("train", "--help")
+    assert p.returncode == 0 and "--set" in p.stdout and "Example" in p.stdout
