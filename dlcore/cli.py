@@ -1,14 +1,23 @@
 """The ``dlcore`` command line: parse arguments, build configs, call the library.
 
 Examples:
-    dlcore train experiments/course/planar.toml
-    dlcore train experiments/course/deep.toml --set train.iterations=500 --json
+    dlcore train experiments/course/planar.toml --set train.iterations=2000
+    dlcore search search_spaces/planar.toml --trials 20
+    dlcore best --study planar
+    dlcore report --study planar --top 10 --csv planar.csv
+    dlcore ui
+
+The store (Optuna's and MLflow's databases and the artifacts) is ./mlruns unless --store DIR or
+$DLCORE_STORE says otherwise.
 """
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import json
 import math
+import os
+import subprocess
 import sys
 import time
 
@@ -21,40 +30,70 @@ class CliError(Exception):
     """An error to print as one line, with exit status 2."""
 
 
-def _finite_or_none(x):
-    return x if isinstance(x, (int, str)) or (isinstance(x, float) and math.isfinite(x)) else None
+def _clean(x):
+    """JSON-safe: non-finite floats become null, numpy scalars plain numbers."""
+    if isinstance(x, dict):
+        return {k: _clean(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_clean(v) for v in x]
+    if hasattr(x, "item"):
+        x = x.item()
+    return None if isinstance(x, float) and not math.isfinite(x) else x
+
+
+def _store(args):
+    from .tracking.store import resolve_store
+
+    return resolve_store(args.store)
+
+
+def _backends(args):
+    from .launch import Backends
+
+    return Backends.resolve(_store(args), args.storage, args.tracking_uri)
+
+
+def _read_storage(args):
+    """The Optuna storage to read a study from; refuses to create an empty store."""
+    if args.storage:
+        return args.storage
+    store = _store(args)
+    if not (store.root / "optuna.db").is_file():
+        raise CliError(f"no dlcore store at {store.root} (no optuna.db): run 'dlcore search' first, "
+                       "or point --store / $DLCORE_STORE / --storage at one")
+    return store.optuna_url
 
 
 def cmd_train(args) -> int:
     from .runner import train_run
 
     cfg = load_run_config(args.config, args.set)
-    bar = Progress(cfg.train.iterations, "train", enabled=None if not args.json else False)
+    bar = Progress(cfg.train.iterations, "train", enabled=False if args.json else None)
     every = max(1, cfg.train.iterations // 200)
+    steps, val_costs = [], []
 
-    def on_step(i, costs, val_cost):
+    def on_step(i, costs, val):
+        steps.append(i)
+        if val is not None:
+            val_costs.append(val.cost)
         bar.update(i + 1, f"cost {costs[-1]:.4f}")
 
     start = time.perf_counter()
     out = train_run(cfg, on_step=on_step, every=every, evaluate_test=True)
     seconds = time.perf_counter() - start
     bar.close()
+    run_id = None
+    if not args.no_track:
+        from .launch import track_train
+
+        run_id = track_train(out, steps, val_costs, _backends(args), args.experiment)
     r = out.result
-    summary = {
-        "config": cfg.to_dict(),
-        "dataset": out.split.dataset.name,
-        "fingerprint": out.split.dataset.fingerprint,
-        "layer_dims": list(out.arch.layer_dims),
-        "form": r.form,
-        "status": r.status,
-        "reason": r.reason,
-        "iterations_run": r.iterations_run,
-        "seconds": round(seconds, 3),
-        **{k: _finite_or_none(v) for k, v in out.metrics.items()},
-        "costs": [_finite_or_none(float(c)) for c in r.costs],
-    }
+    summary = {"config": cfg.to_dict(), "dataset": out.split.dataset.name, "fingerprint": out.split.dataset.fingerprint,
+               "layer_dims": list(out.arch.layer_dims), "form": r.form, "status": r.status, "reason": r.reason,
+               "iterations_run": r.iterations_run, "seconds": round(seconds, 3), "run_id": run_id,
+               **out.metrics, "costs": r.costs.tolist()}
     if args.json:
-        print(json.dumps(summary))
+        print(json.dumps(_clean(summary)))
     else:
         dims = "-".join(map(str, out.arch.layer_dims))
         print(f"{summary['dataset']}: net {dims} ({out.arch.hidden_activation}/{out.arch.output_activation}), "
@@ -63,23 +102,173 @@ def cmd_train(args) -> int:
         print(f"cost {r.costs[0]:.6f} -> {r.costs[-1]:.6f}")
         for k, v in out.metrics.items():
             print(f"  {k:24s} {v:.6g}")
+        if run_id:
+            print(f"logged as MLflow run {run_id} in experiment {args.experiment!r}")
     return 0 if r.status != "diverged" else 1
 
 
+def cmd_search(args) -> int:
+    from .launch import run_search, with_overrides
+    from .search.space import load_space
+
+    space = with_overrides(load_space(args.space), args.study, args.seed)
+    if args.trials is not None and args.trials < 1:
+        raise CliError(f"--trials must be >= 1 (got {args.trials})")
+    n = args.trials or space.study.trials
+    bar = Progress(n, f"search {space.study.name}", enabled=False if args.json else None)
+    done = [0]
+
+    def on_trial(study, trial):
+        done[0] += 1
+        from .search.study import best_trial
+
+        best = best_trial(study)
+        bar.update(done[0], f"| best {best.value:.4g} (trial {best.number})" if best else "| no complete trial yet",
+                   force=True)
+
+    summary = run_search(space, _backends(args), n, on_trial=on_trial)
+    bar.close()
+    if args.json:
+        print(json.dumps(_clean(summary)))
+        return 0
+    c = summary["counts"]
+    print(f"study {summary['study']!r}: {sum(c.values())} trials ({', '.join(f'{v} {k.lower()}' for k, v in c.items())})")
+    if summary["best_trial"] is not None:
+        print(f"best {space.study.metric} = {summary['best_value']:.6g} (trial {summary['best_trial']}, "
+              f"run {summary['best_run_id']})")
+        print("best params: " + ", ".join(f"{k}={_fmt(v)}" for k, v in summary["best_params"].items()))
+    store_opt = f" --store {args.store}" if args.store else ""
+    print(f"browse the runs: dlcore ui{store_opt}   (MLflow UI, experiment {summary['study']!r})")
+    return 0
+
+
+def cmd_best(args) -> int:
+    from .search.study import best_trial, counts_by_state, load_study
+
+    study = load_study(args.study, _read_storage(args))
+    best = best_trial(study)
+    if best is None:
+        raise CliError(f"study {args.study!r} has no complete trial yet ({counts_by_state(study)})")
+    out = {"study": args.study, "direction": study.direction.name.lower(), "metric": study.user_attrs.get("metric"),
+           "best_trial": best.number, "best_value": best.value, "best_params": best.params,
+           "seed": best.user_attrs.get("seed"), "run_id": best.user_attrs.get("mlflow_run_id"),
+           "counts": counts_by_state(study)}
+    if args.json:
+        print(json.dumps(_clean(out)))
+    else:
+        print(f"study {args.study!r}: best {out['metric']} = {best.value:.6g} at trial {best.number} "
+              f"(seed {out['seed']}, MLflow run {out['run_id']})")
+        for k, v in best.params.items():
+            print(f"  {k:20s} {_fmt(v)}")
+    return 0
+
+
+def cmd_report(args) -> int:
+    import pandas as pd
+
+    from .search.report import trials_table
+    from .search.study import load_study
+
+    study = load_study(args.study, _read_storage(args))
+    df = trials_table(study)
+    if df.empty:
+        raise CliError(f"study {args.study!r} has no trials")
+    ascending = study.direction.name == "MINIMIZE"
+    df = df.sort_values("value", ascending=ascending, na_position="last")
+    if args.top:
+        df = df.head(args.top)
+    if args.csv:
+        df.to_csv(args.csv, index=False)
+        print(f"wrote {len(df)} trials to {args.csv}")
+    with pd.option_context("display.max_columns", None, "display.width", 200, "display.max_colwidth", 40):
+        print(df.drop(columns=["reason"]).to_string(index=False))
+    return 0
+
+
+def cmd_ui(args) -> int:
+    store = _store(args)
+    if not (store.root / "mlflow.db").is_file():
+        raise CliError(f"no MLflow store at {store.root} (no mlflow.db): run 'dlcore search' first or pass --store")
+    try:
+        loopback = ipaddress.ip_address(args.host).is_loopback
+    except ValueError:
+        loopback = args.host == "localhost"
+    if not loopback:
+        print(f"dlcore: warning: binding {args.host} exposes the UI (and its REST API, which can write) to "
+              "the network; it has no authentication", file=sys.stderr)
+    cmd = [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", store.tracking_uri,
+           "--default-artifact-root", store.artifact_root.as_uri(), "--host", args.host, "--port", str(args.port),
+           "--workers", "1"]
+    if not loopback:
+        cmd += ["--allowed-hosts", "*"]
+    env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true", "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+    print(f"MLflow UI for {store.root}: http://{args.host}:{args.port}  (Ctrl-C to stop)", flush=True)
+    try:
+        return subprocess.call(cmd, env=env)
+    except KeyboardInterrupt:
+        return 0
+
+
+def _fmt(v):
+    return f"{v:.6g}" if isinstance(v, float) else str(v)
+
+
+def _add_store_options(p, remote: bool = True):
+    p.add_argument("--store", metavar="DIR", help="the embedded store (default $DLCORE_STORE, else ./mlruns)")
+    if remote:
+        p.add_argument("--storage", metavar="URL", help="Optuna storage URL (default: sqlite in the store)")
+        p.add_argument("--tracking-uri", metavar="URI", help="MLflow tracking URI (default: sqlite in the store)")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="dlcore", description=__doc__.split("\n\n")[0],
-                                epilog="Run 'dlcore COMMAND --help' for a command's options.")
+    p = argparse.ArgumentParser(prog="dlcore", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--version", action="version", version=f"dlcore {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     t = sub.add_parser("train", help="train one run from a run config (TOML)",
-                       description="Train one run from a run config and print a summary. "
+                       description="Train one run from a run config, log it to MLflow and print a summary. "
                                    "Example: dlcore train experiments/course/planar.toml --set train.iterations=2000")
     t.add_argument("config", help="run config file (TOML with [data], [model], [train])")
     t.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                    help="override a config value (repeatable), e.g. --set model.hidden_units=[5,3]")
     t.add_argument("--json", action="store_true", help="print one JSON object (costs at every iteration, accuracies)")
+    t.add_argument("--experiment", default="dlcore-train", help="MLflow experiment (default: dlcore-train)")
+    t.add_argument("--no-track", action="store_true", help="do not log the run to MLflow")
+    _add_store_options(t)
     t.set_defaults(func=cmd_train)
+
+    s = sub.add_parser("search", help="run (or continue) an Optuna search from a space file",
+                       description="Search a space with Optuna and log every trial to MLflow. Running it again "
+                                   "on the same study adds --trials more. Example: dlcore search search_spaces/planar.toml --trials 20")
+    s.add_argument("space", help="search space file (TOML), e.g. search_spaces/planar.toml")
+    s.add_argument("--trials", type=int, help="trials to add in this run (default: the space's study.trials)")
+    s.add_argument("--study", help="study name (default: the space's study.name); also the MLflow experiment")
+    s.add_argument("--seed", type=int, help="study seed (default: the space's study.seed)")
+    s.add_argument("--json", action="store_true", help="print one JSON summary object")
+    _add_store_options(s)
+    s.set_defaults(func=cmd_search)
+
+    b = sub.add_parser("best", help="show a study's best trial", description="Show a study's best trial: value, "
+                       "parameters, seed and MLflow run id. Example: dlcore best --study planar --json")
+    b.add_argument("--study", required=True)
+    b.add_argument("--json", action="store_true")
+    _add_store_options(b)
+    b.set_defaults(func=cmd_best)
+
+    r = sub.add_parser("report", help="a table of a study's trials", description="A table of the study's trials, "
+                       "best first: params, values, states, seeds, run ids. Example: dlcore report --study planar --top 10")
+    r.add_argument("--study", required=True)
+    r.add_argument("--top", type=int, metavar="K", help="only the K best trials")
+    r.add_argument("--csv", metavar="FILE", help="also write the table to FILE")
+    _add_store_options(r)
+    r.set_defaults(func=cmd_report)
+
+    u = sub.add_parser("ui", help="start the MLflow UI on the store", description="Start the MLflow UI on the "
+                       "store's runs, bound to 127.0.0.1 unless --host says otherwise. Example: dlcore ui --port 5000")
+    u.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1; others warn)")
+    u.add_argument("--port", type=int, default=5000)
+    _add_store_options(u, remote=False)
+    u.set_defaults(func=cmd_ui)
     return p
 
 

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -33,3 +35,16 @@ def cat_data(monkeypatch) -> Path:
                     f"(looked in $DLCORE_DATA_DIR and {ROOT.parent / 'shared' / 'data'})")
     monkeypatch.setenv("DLCORE_DATA_DIR", str(root))
     return root
+
+
+def run_dlcore(*args, cwd=None, env=None, timeout=600):
+    """``python -m dlcore ARGS`` in a real subprocess, as a user runs it."""
+    return subprocess.run([sys.executable, "-m", "dlcore", *map(str, args)], capture_output=True, text=True,
+                          cwd=cwd or ROOT, env={**os.environ, **(env or {})}, timeout=timeout)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_store(tmp_path, monkeypatch):
+    """Every test gets its own store: nothing is written to ./mlruns of the checkout."""
+    monkeypatch.setenv("DLCORE_STORE", str(tmp_path / "store"))
+    monkeypatch.setenv("MLFLOW_DISABLE_TELEMETRY", "true")

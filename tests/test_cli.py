@@ -1,17 +1,12 @@
 """The command line, run as a user runs it: a real subprocess."""
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import run_dlcore
 
 
-def dlcore(*args, cwd=None, env=None):
-    return subprocess.run([sys.executable, "-m", "dlcore", *map(str, args)], capture_output=True, text=True,
-                          cwd=cwd or ROOT, env={**os.environ, **(env or {})}, timeout=600)
+dlcore = run_dlcore
 
 
 def test_train_json_on_the_embedded_dataset():

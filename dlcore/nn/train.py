@@ -15,6 +15,7 @@ to rounding, while an iteration costs O(n1 m^2) instead of O(n1 n_x m).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 
@@ -79,6 +80,12 @@ def choose_form(n_x: int, m: int, n1: int, iterations: int) -> str:
     return "dual" if dual < direct else "direct"
 
 
+class Validation(NamedTuple):
+    """What ``on_step`` receives about the validation set: its cost and A[L] (n[L], m_val)."""
+    cost: float
+    AL: np.ndarray
+
+
 @dataclass
 class TrainResult:
     W: list                      # trained W[l], 0-based
@@ -100,9 +107,9 @@ def gradient_descent(X, Y, W, b, arch: Architecture, learning_rate: float, itera
                      explode_factor: float = 1e3) -> TrainResult:
     """Train ``W, b`` (lists, updated in place) by batch gradient descent on X (n_x, m), Y (n_y, m).
 
-    ``on_step(i, costs, val_cost)`` is called after the cost of iteration i when (i + 1) % every == 0
-    and at the last iteration; ``costs`` holds J[0..i] and ``val_cost`` the cost on (X_val, Y_val) of
-    the same parameters (None without validation data). Returning False stops training.
+    ``on_step(i, costs, val)`` is called after the cost of iteration i when (i + 1) % every == 0
+    and at the last iteration; ``costs`` holds J[0..i] and ``val`` is a ``Validation`` (cost and A[L]
+    on X_val, Y_val) of the same parameters, None without validation data. Returning False stops.
     Divergence, a cost that is not finite or exceeds ``explode_factor`` times the first one, or
     parameters that are not finite, ends training with status "diverged" and no warnings.
     """
@@ -127,9 +134,9 @@ def gradient_descent(X, Y, W, b, arch: Architecture, learning_rate: float, itera
                 val = None
                 if X_val is not None:
                     Zv, Av = forward(W, b, X_val, arch, Z1=first.z1_val(b[0]))
-                    val = cost(Zv[-1], Av[-1], Y_val, out)
+                    val = Validation(cost(Zv[-1], Av[-1], Y_val, out), Av[-1])
                     result.val_iterations.append(i)
-                    result.val_costs.append(val)
+                    result.val_costs.append(val.cost)
                 if not _finite(first, W, b):
                     result.status, result.reason = "diverged", f"non-finite parameters at iteration {i}"
                     result.costs = costs[: i + 1]

@@ -1,0 +1,186 @@
+"""The Optuna objective: a callable class that trains one run config per trial.
+
+It builds the trial's run config from the space, trains on the training split (a hold-out or each of
+k stratified folds), reports to Optuna and honours pruning, and returns the metric the space names.
+The test split is never touched. Divergence ends a trial as PRUNED with its reason stored, so the
+sampler learns to avoid the region (a FAIL would be ignored by every built-in sampler).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import optuna
+
+from .. import nn
+from ..config import RunConfig
+from ..data import kfold_indices, split_indices
+from ..runner import check_labels, load_dataset, make_split, train_run
+from .space import Range, SearchSpace
+
+
+def derive_seed(study_seed: int, trial_number: int) -> int:
+    """The trial's model seed in [0, 2**32), from the study seed and the trial number."""
+    return int(np.random.SeedSequence([study_seed, trial_number]).generate_state(1)[0])
+
+
+def metric_of(metric: str, AL, Y, cost: float) -> float:
+    """The value of ``metric`` for validation outputs A[L] against Y."""
+    if metric == "val_cost":
+        return cost
+    if metric in ("val_accuracy", "val_balanced_accuracy"):
+        Y_hat = (AL > 0.5).astype(np.int64)
+        return nn.accuracy(Y_hat, Y) if metric == "val_accuracy" else nn.balanced_accuracy(Y_hat, Y)
+    return nn.mean_squared_error(AL, Y) if metric == "val_mse" else nn.r2_score(AL, Y)
+
+
+@dataclass
+class TrialRecord:
+    """Everything a trial produced, handed to the tracker (which alone talks to MLflow)."""
+    number: int
+    params: dict
+    config: RunConfig
+    layer_dims: tuple
+    state: str = "RUNNING"          # COMPLETE | PRUNED | FAIL
+    reason: str = ""
+    value: float | None = None
+    metrics: dict = field(default_factory=dict)      # finals: means over folds, and per fold
+    steps: list = field(default_factory=list)        # iterations of the logged curve points
+    cost: list = field(default_factory=list)         # mean over folds at those steps
+    val_cost: list = field(default_factory=list)
+    full_costs: list = field(default_factory=list)   # per fold, J at every iteration
+    form: str = ""
+
+
+class Objective:
+    """``Objective(space)(trial) -> value``. ``tracker`` (optional) gets ``start(trial, record)`` and
+    ``finish(record)`` calls; the dataset is loaded once, here."""
+
+    def __init__(self, space: SearchSpace, tracker=None, dataset=None):
+        self.space, self.tracker = space, tracker
+        self.dataset = dataset if dataset is not None else load_dataset(space.base)
+        check_labels(space.base, self.dataset)
+        st, data = space.study, space.base.data
+        Y = self.dataset.Y
+        self.folds = (kfold_indices(Y, st.folds, data.split_seed) if st.folds >= 2
+                      else [split_indices(Y, data.validation_fraction, data.split_seed)])
+
+    def suggest(self, trial) -> dict:
+        """The trial's parameters, named as Optuna stores them."""
+        s, p = self.space.space, {}
+        if s.learning_rate:
+            p["learning_rate"] = trial.suggest_float("learning_rate", s.learning_rate.low, s.learning_rate.high,
+                                                     log=s.learning_rate.log)
+        if s.n_layers:
+            p["n_layers"] = trial.suggest_int("n_layers", int(s.n_layers.low), int(s.n_layers.high))
+        if s.n_units:
+            n_hidden = p["n_layers"] - 1 if "n_layers" in p else len(self.space.base.model.hidden_units)
+            for l in range(1, n_hidden + 1):  # sampled after L, only up to the trial's L - 1
+                p[f"n_units_l{l}"] = trial.suggest_int(f"n_units_l{l}", int(s.n_units.low), int(s.n_units.high),
+                                                       log=s.n_units.log)
+        if s.init_scale:
+            p["init_scale"] = trial.suggest_float("init_scale", s.init_scale.low, s.init_scale.high,
+                                                  log=s.init_scale.log)
+        if s.init:
+            p["init"] = trial.suggest_categorical("init", list(s.init))
+        if s.hidden_activation:
+            p["hidden_activation"] = trial.suggest_categorical("hidden_activation", list(s.hidden_activation))
+        if isinstance(s.iterations, Range):
+            p["iterations"] = trial.suggest_int("iterations", int(s.iterations.low), int(s.iterations.high),
+                                                log=s.iterations.log)
+        return p
+
+    def config_for(self, params: dict, seed: int) -> RunConfig:
+        """The fixed settings of the space with the trial's parameters and seed applied."""
+        base, s = self.space.base, self.space.space
+        model = replace(base.model, seed=seed)
+        train = base.train
+        if "n_layers" in params or "n_units_l1" in params:
+            L = params.get("n_layers", len(base.model.hidden_units) + 1)
+            model = replace(model, hidden_units=[params[f"n_units_l{l}"] for l in range(1, L)])
+        for key in ("init_scale", "init", "hidden_activation"):
+            if key in params:
+                model = replace(model, **{key: params[key]})
+        if "learning_rate" in params:
+            train = replace(train, learning_rate=params["learning_rate"])
+        if "iterations" in params or isinstance(s.iterations, int):
+            train = replace(train, iterations=params.get("iterations", s.iterations))
+        return replace(base, model=model, train=train)
+
+    def __call__(self, trial) -> float:
+        params = self.suggest(trial)
+        seed = derive_seed(self.space.study.seed, trial.number)
+        trial.set_user_attr("seed", seed)
+        cfg = self.config_for(params, seed)
+        n_x = self.dataset.X.shape[0]
+        record = TrialRecord(trial.number, params, cfg, (n_x, *cfg.model.hidden_units, self.dataset.Y.shape[0]))
+        if self.tracker is not None:
+            self.tracker.start(trial, record)
+        try:
+            record.value = self._train(trial, cfg, record)
+            record.state = "COMPLETE"
+            return record.value
+        except optuna.TrialPruned as e:
+            record.state, record.reason = "PRUNED", str(e)
+            trial.set_user_attr("state_reason", record.reason)
+            raise
+        except BaseException as e:  # noqa: BLE001 -- recorded, then re-raised for Optuna to mark FAIL
+            record.state, record.reason = "FAIL", f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
+            trial.set_user_attr("state_reason", record.reason)
+            raise
+        finally:
+            if self.tracker is not None:
+                self.tracker.finish(record)
+
+    def _train(self, trial, cfg: RunConfig, record: TrialRecord) -> float:
+        st = self.space.study
+        metric, k = st.metric, len(self.folds)
+        fold_values, fold_curves = [], []
+        for f, (tr, va) in enumerate(self.folds):
+            split = make_split(cfg, self.dataset, tr, va)
+            curve = {"steps": [], "val_cost": []}
+            pruned = []
+
+            def on_step(i, costs, val, Y_val=split.Y_val):
+                curve["steps"].append(i)
+                curve["val_cost"].append(val.cost)
+                if k == 1:  # hold-out: report the objective's metric every report_every iterations
+                    trial.report(metric_of(metric, val.AL, Y_val, val.cost), i)
+                    if trial.should_prune():
+                        pruned.append(i)
+                        return False
+                return True
+
+            out = train_run(cfg, split, on_step=on_step, every=st.report_every)
+            r = out.result
+            record.form = r.form
+            record.full_costs.append(r.costs)
+            fold_curves.append((curve["steps"], [float(r.costs[i]) for i in curve["steps"]], curve["val_cost"]))
+            for key, v in out.metrics.items():
+                record.metrics[f"fold{f}_{key}" if k > 1 else key] = v
+            if r.status == "diverged":
+                self._set_curves(record, fold_curves)
+                raise optuna.TrialPruned(f"diverged: {r.reason}" + (f" (fold {f})" if k > 1 else ""))
+            if pruned:
+                self._set_curves(record, fold_curves)
+                raise optuna.TrialPruned(f"pruned by {st.pruner} pruner at iteration {pruned[0]}")
+            fold_values.append(out.metrics[metric])
+            if k > 1:  # k folds: report the running mean after each fold
+                trial.report(float(np.mean(fold_values)), f)
+                if f < k - 1 and trial.should_prune():
+                    self._set_curves(record, fold_curves)
+                    raise optuna.TrialPruned(f"pruned by {st.pruner} pruner after fold {f}")
+        self._set_curves(record, fold_curves)
+        if k > 1:
+            for key in [m for m in record.metrics if m.startswith("fold0_")]:
+                name = key[len("fold0_"):]
+                record.metrics[name] = float(np.mean([record.metrics[f"fold{f}_{name}"] for f in range(k)]))
+        return float(np.mean(fold_values))
+
+    @staticmethod
+    def _set_curves(record: TrialRecord, fold_curves):
+        """Curve points as the mean over the folds that reached each step."""
+        n = min(len(c[0]) for c in fold_curves)
+        record.steps = list(fold_curves[0][0][:n])
+        record.cost = [float(np.mean([c[1][j] for c in fold_curves])) for j in range(n)]
+        record.val_cost = [float(np.mean([c[2][j] for c in fold_curves])) for j in range(n)]

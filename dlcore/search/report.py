@@ -1,0 +1,77 @@
+"""A study read back: the trials table and the summary plots (matplotlib figures, no I/O here)."""
+from __future__ import annotations
+
+import warnings
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import optuna  # noqa: E402
+import pandas as pd  # noqa: E402
+
+
+def trials_table(study) -> pd.DataFrame:
+    """One row per trial: number, state, value, params (NaN where a trial did not sample one), seed,
+    MLflow run id and the pruning or divergence reason."""
+    rows = []
+    for t in study.get_trials(deepcopy=False):
+        rows.append({"number": t.number, "state": t.state.name, "value": t.value,
+                     **{f"params_{k}": v for k, v in sorted(t.params.items())},
+                     "seed": t.user_attrs.get("seed"), "run_id": t.user_attrs.get("mlflow_run_id"),
+                     "reason": t.user_attrs.get("state_reason", ""),
+                     "duration_s": t.duration.total_seconds() if t.duration else None})
+    df = pd.DataFrame(rows)
+    if df.empty:
+        return df
+    lead = ["number", "state", "value"]
+    params = sorted(c for c in df.columns if c.startswith("params_"))
+    return df[lead + params + [c for c in df.columns if c not in lead and c not in params]]
+
+
+def top_trials(study, k: int):
+    complete = [t for t in study.get_trials(deepcopy=False) if t.state.name == "COMPLETE"]
+    reverse = study.direction.name == "MAXIMIZE"
+    return sorted(complete, key=lambda t: t.value, reverse=reverse)[:k]
+
+
+def study_figures(study) -> dict:
+    """Optuna's optimisation history, parameter importances and parallel coordinates, as figures.
+    Plots that need more trials than the study has are left out."""
+    from optuna.visualization import matplotlib as ovm
+
+    complete = [t for t in study.get_trials(deepcopy=False) if t.state.name == "COMPLETE"]
+    plots = {"optimization_history": ovm.plot_optimization_history}
+    if len(complete) >= 2:
+        plots["param_importances"] = ovm.plot_param_importances
+        plots["parallel_coordinate"] = ovm.plot_parallel_coordinate
+    figures = {}
+    for name, plot in plots.items():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                ax = plot(study)
+            except (ValueError, RuntimeError, ZeroDivisionError) as e:  # too few distinct trials
+                optuna.logging.get_logger("dlcore").debug("skipped %s: %s", name, e)
+                continue
+        figures[name] = ax.figure
+    return figures
+
+
+def curves_figure(curves: dict, metric: str):
+    """The per-iteration cost curves of the top trials overlaid: {label: cost array}."""
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    for label, cost in curves.items():
+        ax.plot(range(len(cost)), cost, label=label, linewidth=1.2)
+    ax.set_xlabel("iteration")
+    ax.set_ylabel("training cost J")
+    ax.set_yscale("log")
+    ax.set_title(f"cost curves of the top trials (ranked by {metric})")
+    ax.legend(fontsize=8)
+    ax.grid(True, alpha=0.3)
+    return fig
+
+
+def close(figures):
+    for fig in figures:
+        plt.close(fig)

@@ -1,0 +1,93 @@
+"""Optuna studies: samplers, pruners, opening (or continuing) a study, reading one back."""
+from __future__ import annotations
+
+import warnings
+
+import optuna
+
+from ..config import ConfigError
+from .space import SearchSpace
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
+def make_sampler(name: str, seed: int):
+    """TPE (Optuna 5's default: multivariate, constant liar), random, QMC or CMA-ES, seeded."""
+    s = optuna.samplers
+    if name == "tpe":
+        return s.TPESampler(seed=seed)
+    if name == "random":
+        return s.RandomSampler(seed=seed)
+    if name == "qmc":
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return s.QMCSampler(seed=seed, scramble=True)
+    if name == "cmaes":
+        try:
+            import cmaes  # noqa: F401 -- Optuna's CMA-ES needs it, and says so only in the second trial
+        except ImportError:
+            raise ConfigError("study.sampler 'cmaes' needs the cmaes package: pip install 'dlcore[cmaes]'") from None
+        return s.CmaEsSampler(seed=seed)
+    raise ConfigError(f"unknown sampler {name!r}")
+
+
+def make_pruner(name: str, warmup_steps: int = 0):
+    """Median (after 5 trials and ``warmup_steps``), Hyperband, or none."""
+    p = optuna.pruners
+    if name == "median":
+        return p.MedianPruner(n_startup_trials=5, n_warmup_steps=warmup_steps)
+    return {"hyperband": p.HyperbandPruner, "none": p.NopPruner}[name]()
+
+
+def open_study(space: SearchSpace, storage):
+    """Create the study, or load it when it exists (then its direction must match the space's)."""
+    st = space.study
+    study = optuna.create_study(study_name=st.name, storage=storage, load_if_exists=True,
+                                direction=space.direction, sampler=make_sampler(st.sampler, st.seed),
+                                pruner=make_pruner(st.pruner, warmup_steps(space)))
+    stored = study.direction.name.lower()
+    if stored != space.direction:
+        raise ConfigError(f"study {st.name!r} exists with direction {stored}; {space.source} asks {space.direction}")
+    if "metric" not in study.user_attrs:
+        study.set_user_attr("metric", st.metric)
+        study.set_user_attr("space_source", space.source)
+    return study
+
+
+def warmup_steps(space: SearchSpace) -> int:
+    """Steps before the median pruner may act: a quarter of the (shortest) training for a hold-out,
+    where steps are iterations; none with k folds, where steps are folds."""
+    if space.study.folds >= 2:
+        return 0
+    it = space.space.iterations
+    shortest = int(it.low) if hasattr(it, "low") else (it or space.base.train.iterations)
+    return shortest // 4
+
+
+def load_study(name: str, storage):
+    """An existing study, or a ConfigError saying which studies there are."""
+    try:
+        return optuna.load_study(study_name=name, storage=storage)
+    except KeyError:
+        names = optuna.get_all_study_names(storage)
+        raise ConfigError(f"no study {name!r} in {_show(storage)}"
+                          + (f" (studies: {', '.join(names)})" if names else " (it holds no studies)")) from None
+
+
+def counts_by_state(study) -> dict:
+    out = {}
+    for t in study.get_trials(deepcopy=False):
+        out[t.state.name] = out.get(t.state.name, 0) + 1
+    return out
+
+
+def best_trial(study):
+    """The best COMPLETE trial, or None."""
+    try:
+        return study.best_trial
+    except ValueError:
+        return None
+
+
+def _show(storage) -> str:
+    return storage if isinstance(storage, str) else type(storage).__name__

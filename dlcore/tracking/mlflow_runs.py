@@ -1,0 +1,119 @@
+"""All of dlcore's MLflow calls: experiments, parent and child runs, batched metrics and artifacts.
+
+Every write for a finished run goes through one ``log_batch`` (MLflow splits it into chunks of 1000),
+never one call per step. Runs are created with ``MlflowClient`` and an explicit parent tag, so nothing
+depends on MLflow's per-thread active run.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import re
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+
+from mlflow.entities import Metric, Param, RunTag  # noqa: E402
+from mlflow.tracking import MlflowClient  # noqa: E402
+
+for _name in ("mlflow", "alembic"):
+    logging.getLogger(_name).setLevel(logging.WARNING)
+
+PARENT_TAG = "mlflow.parentRunId"
+STATUS_OF_TRIAL = {"COMPLETE": "FINISHED", "PRUNED": "KILLED", "FAIL": "FAILED"}
+
+
+class Tracker:
+    """A thin wrapper around one MlflowClient; ``artifact_root`` is set for the embedded store."""
+
+    def __init__(self, tracking_uri: str, artifact_root: Path | None = None):
+        self.tracking_uri = tracking_uri
+        self.artifact_root = artifact_root
+        self.client = MlflowClient(tracking_uri)
+
+    def experiment_id(self, name: str, create: bool = True) -> str | None:
+        exp = self.client.get_experiment_by_name(name)
+        if exp is not None:
+            return exp.experiment_id
+        if not create:
+            return None
+        location = None
+        if self.artifact_root is not None:
+            safe = re.sub(r"[^A-Za-z0-9_.-]", "_", name)
+            location = (self.artifact_root / f"{safe}-{int(time.time() * 1000)}").as_uri()
+        return self.client.create_experiment(name, artifact_location=location)
+
+    def start_run(self, experiment_id: str, name: str, tags: dict, parent_id: str | None = None) -> str:
+        tags = {k: str(v) for k, v in tags.items()}
+        if parent_id:
+            tags[PARENT_TAG] = parent_id
+        return self.client.create_run(experiment_id, run_name=name, tags=tags).info.run_id
+
+    def log(self, run_id: str, params: dict | None = None, metrics: dict | None = None,
+            curves: dict | None = None, tags: dict | None = None):
+        """One batch: params, final metrics (step 0), curves {key: (steps, values)}, tags.
+        Non-finite values are left out (a diverged run's reason is in its tags)."""
+        now = int(time.time() * 1000)
+        ms = [Metric(k, float(v), now, 0) for k, v in (metrics or {}).items() if _finite(v)]
+        for key, (steps, values) in (curves or {}).items():
+            ms += [Metric(key, float(v), now, int(s)) for s, v in zip(steps, values) if _finite(v)]
+        ps = [Param(k, _text(v)) for k, v in (params or {}).items()]
+        ts = [RunTag(k, _text(v)) for k, v in (tags or {}).items()]
+        if ms or ps or ts:
+            self.client.log_batch(run_id, metrics=ms, params=ps, tags=ts)
+
+    def log_arrays(self, run_id: str, file_name: str, **arrays):
+        """A compressed .npz of named arrays (plain .npy inside; load with allow_pickle=False)."""
+        with tempfile.TemporaryDirectory() as d:
+            path = Path(d) / file_name
+            np.savez_compressed(path, **arrays)
+            self.client.log_artifact(run_id, str(path))
+
+    def log_dict(self, run_id: str, obj: dict, file_name: str):
+        self.client.log_dict(run_id, obj, file_name)
+
+    def log_text(self, run_id: str, text: str, file_name: str):
+        self.client.log_text(run_id, text, file_name)
+
+    def log_figure(self, run_id: str, figure, file_name: str):
+        self.client.log_figure(run_id, figure, file_name, save_kwargs={"dpi": 110, "bbox_inches": "tight"})
+
+    def end(self, run_id: str, status: str = "FINISHED"):
+        self.client.set_terminated(run_id, status=status)
+
+    def child_runs(self, experiment_id: str, parent_id: str) -> list:
+        return self.client.search_runs([experiment_id], filter_string=f"tags.`{PARENT_TAG}` = '{parent_id}'",
+                                       max_results=50000)
+
+    def load_arrays(self, run_id: str, file_name: str) -> dict:
+        with tempfile.TemporaryDirectory() as d:
+            path = self.client.download_artifacts(run_id, file_name, d)
+            with np.load(path, allow_pickle=False) as z:
+                return {k: z[k] for k in z.files}
+
+    def load_json(self, run_id: str, file_name: str) -> dict:
+        with tempfile.TemporaryDirectory() as d:
+            return json.loads(Path(self.client.download_artifacts(run_id, file_name, d)).read_text())
+
+
+def _finite(v) -> bool:
+    try:
+        return math.isfinite(float(v))
+    except (TypeError, ValueError):
+        return False
+
+
+def _text(v) -> str:
+    if isinstance(v, (list, tuple, dict)):
+        return json.dumps(v)
+    return str(v)
+
+
+__all__ = ["PARENT_TAG", "STATUS_OF_TRIAL", "Tracker"]

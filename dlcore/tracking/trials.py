@@ -1,0 +1,90 @@
+"""Logging a search to MLflow: one parent run per invocation, one child run per trial.
+
+A child run is created when its trial starts (the trial stores the run id as the user attribute
+``mlflow_run_id``; the run stores the trial number as a tag), and everything it produced is written
+in one batch when the trial ends, with the run's status following the trial's state.
+"""
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+
+from .mlflow_runs import STATUS_OF_TRIAL, Tracker
+from .provenance import blas_info, provenance_tags
+
+
+class SearchTracker:
+    def __init__(self, tracker: Tracker, experiment_id: str, parent_id: str, study_name: str, objective=None):
+        self.tracker, self.experiment_id, self.parent_id = tracker, experiment_id, parent_id
+        self.study_name, self.objective = study_name, objective
+        self.run_ids: dict[int, str] = {}
+
+    def start(self, trial, record):
+        tags = {"dlcore.kind": "trial", "optuna.study_name": self.study_name,
+                "optuna.trial_number": record.number, **provenance_tags()}
+        run_id = self.tracker.start_run(self.experiment_id, f"trial-{record.number}", tags, self.parent_id)
+        trial.set_user_attr("mlflow_run_id", run_id)
+        self.run_ids[record.number] = run_id
+
+    def finish(self, record):
+        run_id = self.run_ids.get(record.number)
+        if run_id is None:
+            return
+        try:
+            o = self.objective
+            params = run_params(record, o.dataset, o.folds, o.space) if o is not None else record.params
+            log_run(self.tracker, run_id, record, params)
+        except Exception as e:  # noqa: BLE001 -- a tracking failure must not lose the trial itself
+            print(f"dlcore: warning: could not log trial {record.number} to MLflow: {e}", file=sys.stderr)
+
+
+def run_params(record, dataset, folds, space=None) -> dict:
+    cfg = record.config
+    p = {
+        **record.params,
+        "layer_dims": list(record.layer_dims),
+        "seed": cfg.model.seed,
+        "dataset": dataset.name,
+        "data_fingerprint": dataset.fingerprint,
+        "dtype": cfg.train.dtype,
+        "iterations": cfg.train.iterations,
+        "learning_rate": cfg.train.learning_rate,
+        "init": cfg.model.init,
+        "init_scale": cfg.model.init_scale,
+        "hidden_activation": cfg.model.hidden_activation,
+        "output_activation": cfg.model.output_activation,
+        "relu_grad_at_zero": cfg.model.relu_grad_at_zero,
+        "split_seed": cfg.data.split_seed,
+        "validation_fraction": cfg.data.validation_fraction,
+        "form": record.form,
+        "blas_threads": blas_info()["blas_threads"],
+    }
+    if folds is not None:
+        p["folds"] = len(folds)
+        p["n_train"] = [len(tr) for tr, _ in folds] if len(folds) > 1 else len(folds[0][0])
+        p["n_val"] = [len(va) for _, va in folds] if len(folds) > 1 else len(folds[0][1])
+    if space is not None:
+        p["metric"] = space.study.metric
+        p["report_every"] = space.study.report_every
+    return p
+
+
+def log_run(tracker: Tracker, run_id: str, record, params: dict):
+    """Write a finished trial (or a single training run) to its MLflow run, in one batch, and close it."""
+    metrics = {f"final_{k}": v for k, v in record.metrics.items()}  # apart from the curves' keys
+    if record.value is not None:
+        metrics["objective"] = record.value
+    curves = {"cost": (record.steps, record.cost)}
+    if any(v is not None for v in record.val_cost):
+        curves["val_cost"] = (record.steps, record.val_cost)
+    interrupted = record.reason.startswith("KeyboardInterrupt")
+    tags = {"optuna.trial_state": record.state, "dlcore.state_reason": record.reason,
+            "dlcore.run_config": record.config.to_dict()}
+    tracker.log(run_id, params=params, metrics=metrics, curves=curves, tags=tags)
+    if record.full_costs:
+        arrays = ({"cost": record.full_costs[0]} if len(record.full_costs) == 1 else
+                  {f"cost_fold{f}": c for f, c in enumerate(record.full_costs)})
+        tracker.log_arrays(run_id, "curves.npz", **{k: np.asarray(v, dtype=np.float64) for k, v in arrays.items()})
+    tracker.log_dict(run_id, record.config.to_dict(), "run_config.json")
+    tracker.end(run_id, "KILLED" if interrupted else STATUS_OF_TRIAL.get(record.state, "FAILED"))
