@@ -108,10 +108,12 @@ def cmd_train(args) -> int:
 
 
 def cmd_search(args) -> int:
-    from .launch import run_search, with_overrides
     from .search.space import load_space
 
-    space = with_overrides(load_space(args.space), args.study, args.seed)
+    space = load_space(args.space)  # checked before anything heavy is imported or created
+    from .launch import run_search, with_overrides
+
+    space = with_overrides(space, args.study, args.seed)
     if args.trials is not None and args.trials < 1:
         raise CliError(f"--trials must be >= 1 (got {args.trials})")
     n = args.trials or space.study.trials

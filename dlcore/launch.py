@@ -26,14 +26,21 @@ class Backends:
     storage: object          # Optuna storage URL or object
     tracking_uri: str
     artifact_root: object    # Path for the embedded store, None for a tracking server
+    store: Store | None = None  # the embedded store, when anything lives in it
 
     @classmethod
     def resolve(cls, store: Store, storage: str | None = None, tracking_uri: str | None = None) -> "Backends":
         uri = tracking_uri or store.tracking_uri
         remote = uri.startswith(("http://", "https://"))
-        if storage is None or tracking_uri is None or not remote:
-            store.create()
-        return cls(storage or store.optuna_url, uri, None if remote else store.artifact_root)
+        uses_store = storage is None or not remote
+        return cls(storage or store.optuna_url, uri, None if remote else store.artifact_root,
+                   store if uses_store else None)
+
+    def prepare(self) -> "Backends":
+        """Create the embedded store's directory; called only once the inputs have been checked."""
+        if self.store is not None:
+            self.store.create()
+        return self
 
 
 def with_overrides(space: SearchSpace, study: str | None = None, seed: int | None = None) -> SearchSpace:
@@ -54,6 +61,7 @@ def run_search(space: SearchSpace, backends: Backends, n_trials: int | None = No
                top_k: int = 5) -> dict:
     """Run ``n_trials`` more trials (default: the space's) and return the summary as a dict."""
     objective = Objective(space)                         # loads and checks the data before anything is created
+    backends.prepare()
     study = open_study(space, backends.storage)
     tracker = Tracker(backends.tracking_uri, backends.artifact_root)
     exp_id = tracker.experiment_id(space.study.name)
@@ -132,7 +140,7 @@ def track_train(outcome, steps, val_costs, backends: Backends, experiment: str) 
     split = outcome.split
     n_val = 0 if split.X_val is None else split.X_val.shape[1]
     folds = [(range(split.X.shape[1]), range(n_val))]
-    tracker = Tracker(backends.tracking_uri, backends.artifact_root)
+    tracker = Tracker(backends.prepare().tracking_uri, backends.artifact_root)
     run_id = tracker.start_run(tracker.experiment_id(experiment), "train", {"dlcore.kind": "train", **provenance_tags()})
     log_run(tracker, run_id, record, run_params(record, split.dataset, folds))
     return run_id

@@ -38,7 +38,7 @@ def load_cat(path: str | None = None):
     for split, (fname, xkey, ykey) in CAT_FILES.items():
         file = directory / fname
         if not file.is_file():
-            raise DataError(f"{file}: no such file (cat data directory {directory})")
+            raise DataError(f"{file}: no such file (cat data directory {directory}; set data.path or DLCORE_DATA_DIR)")
         try:
             with h5py.File(file, "r") as f:
                 missing = [k for k in (xkey, ykey) if k not in f]

@@ -41,6 +41,8 @@ def study_figures(study) -> dict:
     from optuna.visualization import matplotlib as ovm
 
     complete = [t for t in study.get_trials(deepcopy=False) if t.state.name == "COMPLETE"]
+    if not complete:
+        return {}
     plots = {"optimization_history": ovm.plot_optimization_history}
     if len(complete) >= 2:
         plots["param_importances"] = ovm.plot_param_importances

@@ -1,0 +1,163 @@
+"""A real small search in a temporary store: Optuna's SQLite storage and MLflow's SQLite store."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import optuna
+import pytest
+from mlflow.tracking import MlflowClient
+
+from dlcore.launch import Backends, run_search
+from dlcore.search import Objective, derive_seed, load_space
+from dlcore.tracking.store import Store
+
+TINY = """
+[study]
+name = "{name}"
+metric = "{metric}"
+trials = 4
+seed = 7
+report_every = 25
+folds = {folds}
+[data]
+name = "moons"
+n_samples = 120
+validation_fraction = 0.25
+test_fraction = 0.2
+[model]
+hidden_activation = "tanh"
+init = "he"
+[train]
+iterations = 100
+[space]
+learning_rate = {{ low = {lr_low}, high = {lr_high}, log = true }}
+n_layers = {{ low = 1, high = 3 }}
+n_units = {{ low = 2, high = 6 }}
+init_scale = {{ low = 0.1, high = 2.0, log = true }}
+[[enqueue]]
+learning_rate = {lr_low}
+n_layers = 2
+n_units_l1 = 3
+init_scale = 1.0
+"""
+
+
+def tiny_space(tmp_path, name="tiny", metric="val_cost", folds=0, lr_low=0.05, lr_high=2.0):
+    f = tmp_path / f"{name}.toml"
+    f.write_text(TINY.format(name=name, metric=metric, folds=folds, lr_low=lr_low, lr_high=lr_high))
+    return load_space(f)
+
+
+def search(tmp_path, space, n=None):
+    store = Store(tmp_path / "store")
+    summary = run_search(space, Backends.resolve(store), n)
+    client = MlflowClient(store.tracking_uri)
+    study = optuna.load_study(study_name=space.study.name, storage=store.optuna_url)
+    return summary, client, study, store
+
+
+def child_runs(client, summary, parent=None):
+    runs = client.search_runs([summary["experiment_id"]], max_results=1000)
+    return [r for r in runs if r.data.tags.get("mlflow.parentRunId") == (parent or summary["parent_run_id"])]
+
+
+def test_every_trial_has_one_linked_child_run(tmp_path):
+    space = tiny_space(tmp_path)
+    summary, client, study, store = search(tmp_path, space)
+    trials = study.trials
+    children = child_runs(client, summary)
+    assert len(trials) == 4 and len(children) == 4
+    by_id = {r.info.run_id: r for r in children}
+    for t in trials:
+        run = by_id[t.user_attrs["mlflow_run_id"]]                       # trial -> run
+        assert run.data.tags["optuna.trial_number"] == str(t.number)     # run -> trial
+        assert run.data.tags["optuna.trial_state"] == t.state.name
+        assert run.info.status == {"COMPLETE": "FINISHED", "PRUNED": "KILLED", "FAIL": "FAILED"}[t.state.name]
+        assert run.data.params["seed"] == str(derive_seed(7, t.number)) == str(t.user_attrs["seed"])
+        for key in ("learning_rate", "init_scale", "layer_dims", "dataset", "data_fingerprint", "dtype",
+                    "iterations", "n_train", "n_val", "form"):
+            assert key in run.data.params, key
+        for name, value in t.params.items():
+            assert float(run.data.params[name]) == pytest.approx(value)
+        assert json.loads(run.data.params["layer_dims"])[0] == 2
+        for tag in ("dlcore.git_commit", "dlcore.git_dirty", "dlcore.numpy_version", "dlcore.blas",
+                    "dlcore.optuna_version", "dlcore.mlflow_version"):
+            assert run.data.tags[tag]
+        if t.state.name == "COMPLETE":
+            cost = client.get_metric_history(run.info.run_id, "cost")
+            val = client.get_metric_history(run.info.run_id, "val_cost")
+            assert [m.step for m in cost] == [24, 49, 74, 99] and len(val) == 4
+            assert run.data.metrics["objective"] == pytest.approx(t.value)
+            assert run.data.metrics["final_val_cost"] == pytest.approx(t.value)
+            assert {"final_train_cost", "final_train_accuracy", "final_val_accuracy"} <= set(run.data.metrics)
+            arrays = np.load(client.download_artifacts(run.info.run_id, "curves.npz", str(tmp_path)))
+            assert arrays["cost"].shape == (100,)
+            assert arrays["cost"][99] == pytest.approx(cost[-1].value, rel=1e-12)
+    # the enqueued configuration ran first
+    assert trials[0].params == {"learning_rate": 0.05, "n_layers": 2, "n_units_l1": 3, "init_scale": 1.0}
+    parent = client.get_run(summary["parent_run_id"])
+    assert parent.info.status == "FINISHED" and parent.data.tags["dlcore.kind"] == "search"
+    arts = {a.path for a in client.list_artifacts(parent.info.run_id)} | {
+        a.path for a in client.list_artifacts(parent.info.run_id, "plots")}
+    assert {"trials.csv", "plots/optimization_history.png", "plots/top_cost_curves.png"} <= arts
+    assert parent.data.tags["dlcore.best_run_id"] == summary["best_run_id"]
+    assert summary["best_value"] == pytest.approx(study.best_value)
+    # experiments keep their artifacts in the store, whatever the working directory
+    assert client.get_experiment(summary["experiment_id"]).artifact_location.startswith(
+        (tmp_path / "store" / "artifacts").as_uri())
+
+
+def test_running_again_adds_trials_to_the_same_study_and_experiment(tmp_path):
+    space = tiny_space(tmp_path)
+    first, client, _, _ = search(tmp_path, space, 3)
+    second, client, study, _ = search(tmp_path, space, 2)
+    assert len(study.trials) == 5
+    assert first["experiment_id"] == second["experiment_id"] and first["parent_run_id"] != second["parent_run_id"]
+    assert len(child_runs(client, first)) == 3 and len(child_runs(client, second)) == 2
+    assert sum(second["counts"].values()) == 5
+
+
+def test_diverging_learning_rates_are_pruned_with_the_reason(tmp_path):
+    space = tiny_space(tmp_path, name="diverge", lr_low=1e5, lr_high=1e7)
+    summary, client, study, _ = search(tmp_path, space)
+    assert [t.state.name for t in study.trials] == ["PRUNED"] * 4
+    assert all(t.user_attrs["state_reason"].startswith("diverged") for t in study.trials)
+    runs = child_runs(client, summary)
+    assert len(runs) == 4 and all(r.info.status == "KILLED" for r in runs)
+    assert all(r.data.tags["dlcore.state_reason"].startswith("diverged: cost") for r in runs)
+    assert summary["best_trial"] is None and client.get_run(summary["parent_run_id"]).info.status == "FINISHED"
+
+
+def test_kfold_balanced_accuracy_and_pruning_per_fold(tmp_path):
+    space = tiny_space(tmp_path, name="folds", metric="val_balanced_accuracy", folds=3)
+    summary, client, study, _ = search(tmp_path, space, 8)
+    complete = [t for t in study.trials if t.state.name == "COMPLETE"]
+    assert study.direction.name == "MAXIMIZE" and complete
+    for t in complete:
+        assert sorted(t.intermediate_values) == [0, 1, 2]
+        assert t.intermediate_values[2] == pytest.approx(t.value)
+        run = client.get_run(t.user_attrs["mlflow_run_id"])
+        folds = [run.data.metrics[f"final_fold{f}_val_balanced_accuracy"] for f in range(3)]
+        assert np.mean(folds) == pytest.approx(t.value)
+        assert json.loads(run.data.params["n_val"]) == [32, 32, 32]  # 96 training examples in 3 folds
+
+
+def test_the_objective_never_sees_the_test_split(tmp_path):
+    space = tiny_space(tmp_path)
+    obj = Objective(space)
+    assert obj.dataset.X_test.shape[1] == 24 and obj.dataset.X.shape[1] == 96
+    used = np.concatenate([np.concatenate([tr, va]) for tr, va in obj.folds])
+    assert used.max() < obj.dataset.X.shape[1]
+
+
+def test_trial_replays_from_its_params_and_seed(tmp_path):
+    space = tiny_space(tmp_path)
+    obj = Objective(space)
+    params = {"learning_rate": 0.3, "n_layers": 3, "n_units_l1": 4, "n_units_l2": 2, "init_scale": 0.5}
+    v1 = obj(optuna.trial.FixedTrial(params, number=5))
+    v2 = obj(optuna.trial.FixedTrial(params, number=5))
+    v3 = obj(optuna.trial.FixedTrial(params, number=6))
+    assert v1 == v2 and v1 != v3
+    cfg = obj.config_for(params, 123)
+    assert cfg.model.hidden_units == [4, 2] and cfg.model.seed == 123 and cfg.train.learning_rate == 0.3
