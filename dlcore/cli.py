@@ -128,7 +128,7 @@ def cmd_search(args) -> int:
         bar.update(done[0], f"| best {best.value:.4g} (trial {best.number})" if best else "| no complete trial yet",
                    force=True)
 
-    summary = run_search(space, _backends(args), n, on_trial=on_trial)
+    summary = run_search(space, _backends(args), n, on_trial=on_trial, track=not args.no_track)
     bar.close()
     if args.json:
         print(json.dumps(_clean(summary)))
@@ -185,6 +185,64 @@ def cmd_report(args) -> int:
     with pd.option_context("display.max_columns", None, "display.width", 200, "display.max_colwidth", 40):
         print(df.drop(columns=["reason"]).to_string(index=False))
     return 0
+
+
+def cmd_reproduce(args) -> int:
+    from .reproduce import ReproduceError, read_run, reproduce
+    from .tracking.mlflow_runs import Tracker
+
+    if (args.run_id is None) == (args.study is None):
+        raise CliError("give exactly one of --run-id ID or --study NAME")
+    if args.trial is not None and args.study is None:
+        raise CliError("--trial goes with --study")
+    if args.seeds < 0:
+        raise CliError(f"--seeds must be >= 0 (got {args.seeds})")
+    run_id = args.run_id or _run_of_trial(args)
+    store = _store(args)
+    uri = args.tracking_uri or store.tracking_uri
+    if not args.tracking_uri and not (store.root / "mlflow.db").is_file():
+        raise CliError(f"no MLflow store at {store.root} (no mlflow.db); pass --store or --tracking-uri")
+    tracker = Tracker(uri, None if uri.startswith("http") else store.artifact_root)
+    try:
+        logged = read_run(tracker, run_id, args.allow_incomplete)
+        out = reproduce(tracker, logged, args.rtol, args.evaluate_test, args.seeds, args.register)
+    except ReproduceError as e:
+        raise CliError(str(e)) from None
+    if args.json:
+        print(json.dumps(_clean(out)))
+    else:
+        if out["verdict"] == "identical":
+            print(f"identical: {sum(out['iterations'])} costs over {out['folds']} fold(s) of run {run_id}")
+        else:
+            fd = out["first_diff"]
+            print(f"{out['verdict']}: largest |difference| {out['max_abs_diff']:.3g}, first at iteration "
+                  f"{fd['iteration']}" + (f" of fold {fd['fold']}" if out["folds"] > 1 else ""))
+        for k, v in out["refit"].items():
+            if k.startswith("test_") or args.evaluate_test is False:
+                print(f"  refit {k:24s} {v:.6g}")
+        for name, s_ in out.get("seeds", {}).get("summary", {}).items():
+            print(f"  {args.seeds} seeds {name:20s} {s_['mean']:.4f} +- {s_['std']:.4f}")
+        print(f"logged as run {out['reproduction_run_id']}; model {out['model_uri']}")
+    return 0 if out["ok"] else 1
+
+
+def _run_of_trial(args) -> str:
+    from .search.study import best_trial, load_study
+
+    study = load_study(args.study, _read_storage(args))
+    if args.trial is None:
+        trial = best_trial(study)
+        if trial is None:
+            raise CliError(f"study {args.study!r} has no complete trial to reproduce")
+    else:
+        trials = {t.number: t for t in study.get_trials(deepcopy=False)}
+        if args.trial not in trials:
+            raise CliError(f"study {args.study!r} has no trial {args.trial} (trials 0..{len(trials) - 1})")
+        trial = trials[args.trial]
+    run_id = trial.user_attrs.get("mlflow_run_id")
+    if not run_id:
+        raise CliError(f"trial {trial.number} of study {args.study!r} has no MLflow run (searched with --no-track?)")
+    return run_id
 
 
 def cmd_ui(args) -> int:
@@ -247,6 +305,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--study", help="study name (default: the space's study.name); also the MLflow experiment")
     s.add_argument("--seed", type=int, help="study seed (default: the space's study.seed)")
     s.add_argument("--json", action="store_true", help="print one JSON summary object")
+    s.add_argument("--no-track", action="store_true", help="do not log to MLflow (Optuna only)")
     _add_store_options(s)
     s.set_defaults(func=cmd_search)
 
@@ -264,6 +323,23 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--csv", metavar="FILE", help="also write the table to FILE")
     _add_store_options(r)
     r.set_defaults(func=cmd_report)
+
+    rp = sub.add_parser("reproduce", help="train a logged run again and compare its curve bit for bit",
+                        description="Train a logged run again from what the store holds and compare the new cost "
+                                    "curve with the logged one, step by step. Exit 0 when identical (or within --rtol). "
+                                    "Example: dlcore reproduce --study planar --evaluate-test --seeds 5")
+    rp.add_argument("--run-id", help="the MLflow run to reproduce")
+    rp.add_argument("--study", help="reproduce this study's best trial (or --trial N)")
+    rp.add_argument("--trial", type=int, help="with --study: this trial number instead of the best")
+    rp.add_argument("--rtol", type=float, help="accept curves equal within this relative tolerance")
+    rp.add_argument("--allow-incomplete", action="store_true", help="also reproduce pruned or diverged runs")
+    rp.add_argument("--evaluate-test", action="store_true",
+                    help="evaluate the refit model on the locked test split (the only place a search's pick meets it)")
+    rp.add_argument("--seeds", type=int, default=0, metavar="K", help="train again with K fresh seeds: mean and spread")
+    rp.add_argument("--register", metavar="NAME", help="register the model in the MLflow model registry")
+    rp.add_argument("--json", action="store_true")
+    _add_store_options(rp)
+    rp.set_defaults(func=cmd_reproduce)
 
     u = sub.add_parser("ui", help="start the MLflow UI on the store", description="Start the MLflow UI on the "
                        "store's runs, bound to 127.0.0.1 unless --host says otherwise. Example: dlcore ui --port 5000")

@@ -4,12 +4,13 @@ A run config file has three sections:
 
     [data]   name, path, validation_fraction, test_fraction, split_seed, n_samples, noise, seed, label_column
     [model]  hidden_units, hidden_activation, output_activation, init, init_scale, relu_grad_at_zero, seed
-    [train]  learning_rate, iterations, dtype, form
+    [train]  learning_rate, iterations, dtype, form, blas_threads
 
 ``RunConfig.to_dict()`` is what gets logged and what reproduces a run.
 """
 from __future__ import annotations
 
+import os
 import tomllib
 from dataclasses import MISSING, asdict, dataclass, field, fields, replace
 from pathlib import Path
@@ -74,6 +75,8 @@ class TrainConfig:
     iterations: int = spec(2500, kind=int, check=positive, rule="must be >= 1")
     dtype: str = spec("float64", kind=str, choices=("float64", "float32"))
     form: str = spec("auto", kind=str, choices=FORMS, doc="first layer: direct, dual, or the cheaper")
+    blas_threads: int = spec(0, kind=int, check=lambda v: v >= 0, rule="must be >= 0",
+                             doc="BLAS threads while training (0: one per core); logged and restored")
 
 
 @dataclass(frozen=True)
@@ -81,6 +84,11 @@ class RunConfig:
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+
+    @property
+    def blas_threads(self) -> int:
+        """The BLAS thread count training uses: the configured one, else one per core."""
+        return self.train.blas_threads or os.cpu_count() or 1
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -106,8 +114,19 @@ SECTIONS = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig}
 
 
 def load_run_config(path, overrides=()) -> RunConfig:
-    cfg = RunConfig.from_dict(read_toml(path), str(path))
+    """A run config file, with ``--set`` overrides; a relative data.path is taken from the file's folder."""
+    doc = read_toml(path)
+    data = doc.get("data")
+    if isinstance(data, dict) and isinstance(data.get("path"), str):
+        data["path"] = absolute_from(path, data["path"])
+    cfg = RunConfig.from_dict(doc, str(path))
     return cfg.with_overrides(overrides) if overrides else cfg
+
+
+def absolute_from(file, path: str) -> str:
+    """``path`` as written in ``file``: relative paths are relative to the file's folder."""
+    p = Path(path).expanduser()
+    return str(p if p.is_absolute() else (Path(file).resolve().parent / p))
 
 
 def read_toml(path) -> dict:

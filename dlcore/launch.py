@@ -58,22 +58,26 @@ def with_overrides(space: SearchSpace, study: str | None = None, seed: int | Non
 
 
 def run_search(space: SearchSpace, backends: Backends, n_trials: int | None = None, on_trial=None,
-               top_k: int = 5) -> dict:
-    """Run ``n_trials`` more trials (default: the space's) and return the summary as a dict."""
+               top_k: int = 5, track: bool = True) -> dict:
+    """Run ``n_trials`` more trials (default: the space's) and return the summary as a dict.
+    With ``track=False`` nothing is logged to MLflow (the benchmark of tracking overhead uses it)."""
     objective = Objective(space)                         # loads and checks the data before anything is created
     backends.prepare()
     study = open_study(space, backends.storage)
-    tracker = Tracker(backends.tracking_uri, backends.artifact_root)
-    exp_id = tracker.experiment_id(space.study.name)
     n = n_trials or space.study.trials
-    parent = tracker.start_run(exp_id, f"search-{len(study.trials)}+{n}", {
-        "dlcore.kind": "search", "optuna.study_name": space.study.name, "dlcore.space_source": space.source,
-        "dlcore.optuna_storage": _redact(backends.storage), **provenance_tags()})
-    tracker.log(parent, params={"trials_requested": n, "sampler": space.study.sampler, "pruner": space.study.pruner,
-                                "metric": space.study.metric, "direction": space.direction,
-                                "study_seed": space.study.seed, "folds": space.study.folds,
-                                "dataset": objective.dataset.name, "data_fingerprint": objective.dataset.fingerprint})
-    objective.tracker = SearchTracker(tracker, exp_id, parent, space.study.name, objective)
+    tracker = parent = exp_id = None
+    if track:
+        tracker = Tracker(backends.tracking_uri, backends.artifact_root)
+        exp_id = tracker.experiment_id(space.study.name)
+        parent = tracker.start_run(exp_id, f"search-{len(study.trials)}+{n}", {
+            "dlcore.kind": "search", "optuna.study_name": space.study.name, "dlcore.space_source": space.source,
+            "dlcore.optuna_storage": _redact(backends.storage), **provenance_tags()})
+        tracker.log(parent, params={
+            "trials_requested": n, "sampler": space.study.sampler, "pruner": space.study.pruner,
+            "metric": space.study.metric, "direction": space.direction, "study_seed": space.study.seed,
+            "folds": space.study.folds, "dataset": objective.dataset.name,
+            "data_fingerprint": objective.dataset.fingerprint})
+        objective.tracker = SearchTracker(tracker, exp_id, parent, space.study.name, objective)
     for params in space.enqueue:
         study.enqueue_trial(params, skip_if_exists=True)
     status = "FINISHED"
@@ -90,21 +94,30 @@ def run_search(space: SearchSpace, backends: Backends, n_trials: int | None = No
         raise
     finally:
         signal.signal(signal.SIGTERM, previous)
-        summary = summarize(study, tracker, parent, objective.tracker.run_ids, top_k)
-        tracker.end(parent, status)
-    summary.update(storage=_redact(backends.storage), tracking_uri=backends.tracking_uri, parent_run_id=parent,
-                   experiment_id=exp_id)
+        if track:
+            summary = summarize(study, tracker, parent, top_k)
+            tracker.end(parent, status)
+    if not track:
+        summary = study_summary(study)
+    summary.update(storage=_redact(backends.storage), tracking_uri=backends.tracking_uri if track else None,
+                   parent_run_id=parent, experiment_id=exp_id)
     return summary
 
 
-def summarize(study, tracker: Tracker, parent: str, run_ids: dict, top_k: int = 5) -> dict:
-    """Best trial, the trials table as CSV and the plots, logged to the parent run."""
+def study_summary(study) -> dict:
     best = best_trial(study)
     out = {"study": study.study_name, "direction": study.direction.name.lower(), "counts": counts_by_state(study),
            "best_value": None, "best_params": None, "best_trial": None, "best_run_id": None}
     if best is not None:
         out.update(best_value=best.value, best_params=best.params, best_trial=best.number,
                    best_run_id=best.user_attrs.get("mlflow_run_id"))
+    return out
+
+
+def summarize(study, tracker: Tracker, parent: str, top_k: int = 5) -> dict:
+    """Best trial, the trials table as CSV and the plots, logged to the parent run."""
+    out = study_summary(study)
+    best = best_trial(study)
     try:
         table = report.trials_table(study)
         tags = {f"dlcore.trials_{k.lower()}": v for k, v in out["counts"].items()}

@@ -8,10 +8,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from . import nn
 from .config import RunConfig
-from .data import Dataset, load, split_indices
+from .data import Dataset, kfold_indices, load, split_indices
 
 
 @dataclass
@@ -39,16 +40,25 @@ def load_dataset(cfg: RunConfig) -> Dataset:
                 test_fraction=d.test_fraction, split_seed=d.split_seed, label_column=d.label_column)
 
 
+def folds_for(cfg: RunConfig, dataset: Dataset, k: int = 1) -> list:
+    """(train, validation) index pairs: k stratified folds when k >= 2, else one hold-out of
+    ``validation_fraction`` (validation None when it is 0). Seeded by ``data.split_seed``."""
+    if k >= 2:
+        return kfold_indices(dataset.Y, k, cfg.data.split_seed)
+    if cfg.data.validation_fraction > 0:
+        return [split_indices(dataset.Y, cfg.data.validation_fraction, cfg.data.split_seed)]
+    return [(np.arange(dataset.Y.shape[1]), None)]
+
+
 def make_split(cfg: RunConfig, dataset: Dataset, train_idx=None, val_idx=None) -> Split:
-    """The run's training and validation arrays: the given indices (a fold), else a stratified hold-out
-    of ``validation_fraction``, else the whole training set."""
-    if train_idx is None and cfg.data.validation_fraction > 0:
-        train_idx, val_idx = split_indices(dataset.Y, cfg.data.validation_fraction, cfg.data.split_seed)
-    dtype = np.dtype(cfg.train.dtype)
+    """The run's arrays in its dtype: the given indices, else the config's hold-out (if any)."""
     if train_idx is None:
-        return Split(dataset, _as(dataset.X, dtype), _as(dataset.Y, dtype))
-    return Split(dataset, _as(dataset.X[:, train_idx], dtype), _as(dataset.Y[:, train_idx], dtype),
-                 _as(dataset.X[:, val_idx], dtype), _as(dataset.Y[:, val_idx], dtype))
+        train_idx, val_idx = folds_for(cfg, dataset)[0]
+    dtype = np.dtype(cfg.train.dtype)
+    X, Y = _as(dataset.X[:, train_idx], dtype), _as(dataset.Y[:, train_idx], dtype)
+    if val_idx is None:
+        return Split(dataset, X, Y)
+    return Split(dataset, X, Y, _as(dataset.X[:, val_idx], dtype), _as(dataset.Y[:, val_idx], dtype))
 
 
 def architecture(cfg: RunConfig, n_x: int, n_y: int = 1) -> nn.Architecture:
@@ -78,9 +88,10 @@ def train_run(cfg: RunConfig, split: Split | None = None, on_step=None, every: i
     dtype = np.dtype(cfg.train.dtype)
     W, b = nn.initialize(arch.layer_dims, cfg.model.init, cfg.model.init_scale,
                          np.random.RandomState(cfg.model.seed), dtype=dtype)
-    result = nn.gradient_descent(split.X, split.Y, W, b, arch, cfg.train.learning_rate, cfg.train.iterations,
-                                 on_step=on_step, every=every, X_val=split.X_val, Y_val=split.Y_val,
-                                 form=cfg.train.form)
+    with threadpool_limits(limits=cfg.blas_threads, user_api="blas"):  # the thread count is part of the run
+        result = nn.gradient_descent(split.X, split.Y, W, b, arch, cfg.train.learning_rate, cfg.train.iterations,
+                                     on_step=on_step, every=every, X_val=split.X_val, Y_val=split.Y_val,
+                                     form=cfg.train.form)
     metrics = evaluate(result.W, result.b, arch, split.X, split.Y, "train")
     if split.X_val is not None:
         metrics |= evaluate(result.W, result.b, arch, split.X_val, split.Y_val, "val")

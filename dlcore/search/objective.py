@@ -14,8 +14,7 @@ import optuna
 
 from .. import nn
 from ..config import RunConfig
-from ..data import kfold_indices, split_indices
-from ..runner import check_labels, load_dataset, make_split, train_run
+from ..runner import check_labels, folds_for, load_dataset, make_split, train_run
 from .space import Range, SearchSpace
 
 
@@ -60,10 +59,7 @@ class Objective:
         self.space, self.tracker = space, tracker
         self.dataset = dataset if dataset is not None else load_dataset(space.base)
         check_labels(space.base, self.dataset)
-        st, data = space.study, space.base.data
-        Y = self.dataset.Y
-        self.folds = (kfold_indices(Y, st.folds, data.split_seed) if st.folds >= 2
-                      else [split_indices(Y, data.validation_fraction, data.split_seed)])
+        self.folds = folds_for(space.base, self.dataset, space.study.folds)
 
     def suggest(self, trial) -> dict:
         """The trial's parameters, named as Optuna stores them."""

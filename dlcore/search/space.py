@@ -17,8 +17,8 @@ import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-from ..config import (ConfigError, DataConfig, ModelConfig, RunConfig, TrainConfig, check_keys, check_value,
-                      parse_section, positive, read_toml, spec)
+from ..config import (ConfigError, DataConfig, ModelConfig, RunConfig, TrainConfig, absolute_from, check_keys,
+                      check_value, parse_section, positive, read_toml, spec)
 from ..nn import HIDDEN_ACTIVATIONS, INIT_SCHEMES
 
 METRICS = {  # metric -> its natural direction
@@ -110,6 +110,9 @@ def load_space(path) -> SearchSpace:
     if "name" not in study_table:
         raise ConfigError(f"{where}: missing key study.name")
     study = parse_section(StudySettings, study_table, where, "study")
+    data = doc.get("data")
+    if isinstance(data, dict) and isinstance(data.get("path"), str):
+        data["path"] = absolute_from(path, data["path"])
     base = RunConfig(**{s: parse_section(cls, doc.get(s, {}), where, s)
                         for s, cls in (("data", DataConfig), ("model", ModelConfig), ("train", TrainConfig))})
     space = parse_space(doc.get("space", {}), where)

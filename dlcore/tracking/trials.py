@@ -11,7 +11,7 @@ import sys
 import numpy as np
 
 from .mlflow_runs import STATUS_OF_TRIAL, Tracker
-from .provenance import blas_info, provenance_tags
+from .provenance import provenance_tags
 
 
 class SearchTracker:
@@ -58,7 +58,7 @@ def run_params(record, dataset, folds, space=None) -> dict:
         "split_seed": cfg.data.split_seed,
         "validation_fraction": cfg.data.validation_fraction,
         "form": record.form,
-        "blas_threads": blas_info()["blas_threads"],
+        "blas_threads": cfg.blas_threads,
     }
     if folds is not None:
         p["folds"] = len(folds)

@@ -1,0 +1,167 @@
+"""Reproduce a logged run bit for bit, and keep model selection honest.
+
+Everything comes from the tracking store: the resolved run config (seed, dtype, data and split),
+the first-layer form and BLAS thread count the run used, the dataset fingerprint and the logged
+per-iteration cost curves. The run is trained again through the same code path and the new curves
+are compared with the logged ones step by step.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from .config import RunConfig
+from .runner import check_labels, folds_for, load_dataset, make_split, train_run
+from .search.objective import derive_seed
+from .tracking.mlflow_runs import Tracker
+from .tracking.provenance import provenance_tags
+
+
+class ReproduceError(ValueError):
+    """A refusal: nothing is trained or logged."""
+
+
+@dataclass
+class Logged:
+    run_id: str
+    experiment_id: str
+    config: RunConfig          # as logged; form and BLAS threads pinned to what the run used
+    fingerprint: str
+    folds: int
+    curves: list               # per fold, J at every iteration run
+    metric: str | None         # the search's metric, when the run is a trial
+    complete: bool
+    state: str
+
+
+def read_run(tracker: Tracker, run_id: str, allow_incomplete: bool = False) -> Logged:
+    from mlflow.exceptions import MlflowException
+
+    try:
+        run = tracker.client.get_run(run_id)
+    except MlflowException:
+        raise ReproduceError(f"no MLflow run {run_id!r} in {tracker.tracking_uri}") from None
+    tags, params = run.data.tags, run.data.params
+    missing = [k for k in ("dlcore.run_config",) if k not in tags] + \
+              [k for k in ("data_fingerprint", "form", "blas_threads") if k not in params]
+    if missing:
+        raise ReproduceError(f"run {run_id} lacks what reproduction needs ({', '.join(missing)}): "
+                             "it was not logged by dlcore's train or search")
+    state = tags.get("optuna.trial_state", "COMPLETE")
+    status = run.info.status
+    if status == "RUNNING":
+        raise ReproduceError(f"run {run_id} is still RUNNING (or its process died): nothing final to compare")
+    complete = status == "FINISHED" and state == "COMPLETE"
+    if not complete and not allow_incomplete:
+        reason = tags.get("dlcore.state_reason") or status.lower()
+        raise ReproduceError(f"run {run_id} did not complete ({state}, {reason}); pass --allow-incomplete "
+                             "to reproduce its curve as far as it went")
+    cfg = RunConfig.from_dict(json.loads(tags["dlcore.run_config"]), f"run {run_id} tag dlcore.run_config")
+    cfg = replace(cfg, train=replace(cfg.train, form=params["form"], blas_threads=int(params["blas_threads"])))
+    try:
+        arrays = tracker.load_arrays(run_id, "curves.npz")
+    except Exception:  # noqa: BLE001 -- any download failure means the same thing here
+        raise ReproduceError(f"run {run_id} lacks what reproduction needs (its curves.npz artifact)") from None
+    folds = int(params.get("folds", 1))
+    curves = [arrays["cost"]] if "cost" in arrays else [arrays[f"cost_fold{f}"] for f in range(len(arrays))]
+    return Logged(run_id, run.info.experiment_id, cfg, params["data_fingerprint"], folds, curves,
+                  params.get("metric"), complete, state)
+
+
+def compare(new: list, old: list, rtol: float | None = None) -> dict:
+    """Step-by-step comparison of per-fold curves: identical, or the largest |difference| and the
+    first (fold, iteration) that differs."""
+    max_diff, first = 0.0, None
+    for f, (a, b) in enumerate(zip(new, old)):
+        if a.shape != b.shape:
+            n = min(a.size, b.size)
+            first = first or (f, n)
+            max_diff = float("inf")
+            a, b = a[:n], b[:n]
+        same = (a == b) | (np.isnan(a) & np.isnan(b))
+        if not same.all():
+            i = int(np.argmin(same))
+            first = first or (f, i)
+            with np.errstate(invalid="ignore"):
+                d = np.abs(a - b)
+            max_diff = max(max_diff, float(np.nanmax(np.where(same, 0.0, np.where(np.isnan(d), np.inf, d)))))
+    identical = first is None
+    within = identical or (rtol is not None and all(
+        a.shape == b.shape and np.allclose(a, b, rtol=rtol, atol=0, equal_nan=True) for a, b in zip(new, old)))
+    verdict = "identical" if identical else ("within_rtol" if within else "differs")
+    return {"verdict": verdict, "ok": within, "max_abs_diff": max_diff,
+            "first_diff": None if first is None else {"fold": first[0], "iteration": first[1]}}
+
+
+def reproduce(tracker: Tracker, logged: Logged, rtol: float | None = None, evaluate_test: bool = False,
+              seeds: int = 0, register: str | None = None) -> dict:
+    cfg = logged.config
+    dataset = load_dataset(cfg)
+    if dataset.fingerprint != logged.fingerprint:
+        raise ReproduceError(f"dataset fingerprint differs from the logged one ({dataset.name}: now "
+                             f"{dataset.fingerprint[:16]}..., logged {logged.fingerprint[:16]}...): the data changed")
+    check_labels(cfg, dataset)
+    if evaluate_test and not dataset.has_test:
+        raise ReproduceError(f"dataset {dataset.name!r} has no test split (set data.test_fraction when searching)")
+    folds = folds_for(cfg, dataset, logged.folds)
+    new = []
+    for (tr, va), old in zip(folds, logged.curves):
+        fold_cfg = cfg if logged.complete else replace(cfg, train=replace(cfg.train, iterations=len(old)))
+        new.append(train_run(fold_cfg, make_split(fold_cfg, dataset, tr, va)).result.costs)
+    out = {"run_id": logged.run_id, **compare(new, logged.curves, rtol), "folds": len(new),
+           "iterations": [len(c) for c in logged.curves]}
+
+    run_id = tracker.start_run(logged.experiment_id, f"reproduce-{logged.run_id[:8]}", {
+        "dlcore.kind": "reproduction", "dlcore.reproduces": logged.run_id, "dlcore.verdict": out["verdict"],
+        "dlcore.run_config": json.dumps(cfg.to_dict()), **provenance_tags()})
+    out["reproduction_run_id"] = run_id
+    tracker.log(run_id, params={"reproduces": logged.run_id, "data_fingerprint": dataset.fingerprint,
+                                "form": cfg.train.form, "blas_threads": cfg.blas_threads, "seed": cfg.model.seed},
+                metrics={"max_abs_diff": out["max_abs_diff"], "identical": float(out["verdict"] == "identical")})
+    tracker.log_arrays(run_id, "curves.npz", **({"cost": new[0]} if len(new) == 1 else
+                                                {f"cost_fold{f}": c for f, c in enumerate(new)}))
+    # The final model: the configuration refit on the whole training split with the run's seed.
+    refit_cfg = replace(logged.config, train=replace(logged.config.train, form="auto"))
+    final = train_run(refit_cfg, make_split(refit_cfg, dataset, np.arange(dataset.Y.shape[1]), None),
+                      evaluate_test=evaluate_test)
+    out["refit"] = {k: v for k, v in final.metrics.items()}
+    if seeds:
+        out["seeds"] = seed_study(logged, dataset, folds, seeds, evaluate_test)
+    metrics = {f"refit_{k}": v for k, v in final.metrics.items()}
+    for name, s in out.get("seeds", {}).get("summary", {}).items():
+        metrics[f"seeds_{name}_mean"], metrics[f"seeds_{name}_std"] = s["mean"], s["std"]
+    tracker.log(run_id, metrics=metrics)
+    if "seeds" in out:
+        tracker.log_dict(run_id, out["seeds"], "seeds.json")
+    from .tracking.models import log_model
+
+    out["model_uri"] = log_model(tracker, run_id, final.result.W, final.result.b, final.arch, register)
+    return out
+
+
+def seed_study(logged: Logged, dataset, folds, k: int, evaluate_test: bool) -> dict:
+    """The configuration trained again with k fresh seeds: validation metrics by the run's own
+    protocol (hold-out or folds) and, with ``evaluate_test``, test metrics of the refit."""
+    cfg, rows = logged.config, []
+    for j in range(1, k + 1):
+        seed = derive_seed(cfg.model.seed, j)
+        cfg_j = replace(cfg, model=replace(cfg.model, seed=seed), train=replace(cfg.train, form="auto"))
+        row = {"seed": seed}
+        per_fold = []
+        for tr, va in folds:
+            if va is None:
+                continue
+            out = train_run(cfg_j, make_split(cfg_j, dataset, tr, va))
+            per_fold.append({k_: v for k_, v in out.metrics.items() if k_.startswith("val_")})
+        for key in (per_fold[0] if per_fold else {}):
+            row[key] = float(np.mean([f[key] for f in per_fold]))
+        if evaluate_test:
+            refit = train_run(cfg_j, make_split(cfg_j, dataset, np.arange(dataset.Y.shape[1]), None), evaluate_test=True)
+            row.update({k_: v for k_, v in refit.metrics.items() if k_.startswith("test_")})
+        rows.append(row)
+    names = [n for n in rows[0] if n != "seed"]
+    summary = {n: {"mean": float(np.mean([r[n] for r in rows])), "std": float(np.std([r[n] for r in rows]))}
+               for n in names}
+    return {"runs": rows, "summary": summary}

@@ -1,0 +1,142 @@
+"""dlcore reproduce: a run trained inside a search, reproduced in another process, bit for bit."""
+import json
+
+import mlflow
+import numpy as np
+import optuna
+import pandas as pd
+import pytest
+from mlflow.tracking import MlflowClient
+
+from dlcore import nn
+from dlcore.launch import Backends, run_search
+from dlcore.search import load_space
+from dlcore.tracking.store import Store
+from tests.conftest import run_dlcore
+from tests.search.test_search import tiny_space
+
+CSV_SPACE = """
+[study]
+name = "csv"
+trials = 3
+report_every = 20
+[data]
+name = "csv"
+path = "data.csv"
+validation_fraction = 0.25
+test_fraction = 0.2
+[model]
+hidden_activation = "relu"
+init = "he"
+[train]
+iterations = 80
+blas_threads = 1
+[space]
+learning_rate = { low = 0.05, high = 0.5, log = true }
+n_layers = { low = 1, high = 2 }
+n_units = { low = 2, high = 5 }
+"""
+
+
+@pytest.fixture(scope="module")
+def searched(tmp_path_factory):
+    d = tmp_path_factory.mktemp("repro")
+    store = Store(d / "store")
+    space = tiny_space(d, name="repro")
+    summary = run_search(space, Backends.resolve(store), 5)
+    return store, summary
+
+
+def repro(store, *args):
+    return run_dlcore("reproduce", "--store", store.root, *args)
+
+
+def test_best_trial_reproduces_identically_in_another_process(searched):
+    store, summary = searched
+    p = repro(store, "--study", "repro", "--json")
+    assert p.returncode == 0, p.stderr
+    out = json.loads(p.stdout)
+    assert out["verdict"] == "identical" and out["max_abs_diff"] == 0 and out["run_id"] == summary["best_run_id"]
+    client = MlflowClient(store.tracking_uri)
+    run = client.get_run(out["reproduction_run_id"])
+    assert run.data.tags["dlcore.reproduces"] == summary["best_run_id"] and run.data.tags["dlcore.verdict"] == "identical"
+    assert run.info.status == "FINISHED" and run.info.experiment_id == summary["experiment_id"]
+
+
+def test_plain_text_verdict(searched):
+    store, _ = searched
+    p = repro(store, "--study", "repro")
+    assert p.returncode == 0 and p.stdout.startswith("identical")
+
+
+def test_pruned_runs_need_allow_incomplete(tmp_path):
+    space = tiny_space(tmp_path, name="div", lr_low=1e5, lr_high=1e7)
+    store = Store(tmp_path / "s")
+    run_search(space, Backends.resolve(store), 2)
+    study = optuna.load_study(study_name="div", storage=store.optuna_url)
+    run_id = study.trials[0].user_attrs["mlflow_run_id"]
+    n_runs = len(MlflowClient(store.tracking_uri).search_runs(["1"]))
+    p = repro(store, "--run-id", run_id)
+    assert p.returncode == 2 and "did not complete (PRUNED, diverged" in p.stderr and "--allow-incomplete" in p.stderr
+    assert len(MlflowClient(store.tracking_uri).search_runs(["1"])) == n_runs  # nothing logged
+    p = repro(store, "--run-id", run_id, "--allow-incomplete", "--json")
+    assert p.returncode == 0, p.stderr
+    assert json.loads(p.stdout)["verdict"] == "identical"
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--run-id", "0123456789abcdef"], "no MLflow run '0123456789abcdef'"),
+    (["--study", "nope"], "no study 'nope'"),
+    (["--study", "repro", "--trial", "99"], "has no trial 99"),
+    ([], "give exactly one of --run-id ID or --study NAME"),
+])
+def test_refusals_are_one_line(searched, args, message):
+    store, _ = searched
+    p = repro(store, *args)
+    assert p.returncode == 2 and message in p.stderr and len(p.stderr.strip().splitlines()) == 1
+
+
+def test_changed_data_is_refused_by_fingerprint(tmp_path):
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((60, 3))
+    y = (X[:, 0] + X[:, 1] > 0).astype(int)
+    data = pd.DataFrame(X, columns=["a", "b", "c"]).assign(label=y)
+    data.to_csv(tmp_path / "data.csv", index=False)
+    (tmp_path / "space.toml").write_text(CSV_SPACE)
+    store = Store(tmp_path / "s")
+    summary = run_search(load_space(tmp_path / "space.toml"), Backends.resolve(store))
+    assert repro(store, "--study", "csv").returncode == 0
+    data.loc[7, "b"] += 0.001                      # one value changed
+    data.to_csv(tmp_path / "data.csv", index=False)
+    runs_before = len(MlflowClient(store.tracking_uri).search_runs([summary["experiment_id"]]))
+    p = repro(store, "--study", "csv")
+    assert p.returncode == 2 and "dataset fingerprint differs from the logged one" in p.stderr
+    assert len(MlflowClient(store.tracking_uri).search_runs([summary["experiment_id"]])) == runs_before
+    run = MlflowClient(store.tracking_uri).get_run(summary["best_run_id"])
+    assert run.data.params["blas_threads"] == "1"
+
+
+def test_pyfunc_model_round_trip_and_locked_test_set(searched, tmp_path):
+    store, summary = searched
+    p = repro(store, "--study", "repro", "--evaluate-test", "--seeds", "2", "--register", "repro-net", "--json")
+    assert p.returncode == 0, p.stderr
+    out = json.loads(p.stdout)
+    client = MlflowClient(store.tracking_uri)
+    run = client.get_run(out["reproduction_run_id"])
+    assert {"refit_test_cost", "refit_test_accuracy", "seeds_val_cost_mean", "seeds_val_cost_std",
+            "seeds_test_accuracy_mean", "seeds_test_accuracy_std"} <= set(run.data.metrics)
+    assert len(out["seeds"]["runs"]) == 2
+    # the pyfunc model predicts what dlcore predicts
+    mlflow.set_tracking_uri(store.tracking_uri)
+    model = mlflow.pyfunc.load_model(f"runs:/{run.info.run_id}/model")
+    with np.load(client.download_artifacts(run.info.run_id, "params.npz", str(tmp_path)), allow_pickle=False) as z:
+        L = len(z.files) // 2
+        W, b = [z[f"W{l}"] for l in range(1, L + 1)], [z[f"b{l}"] for l in range(1, L + 1)]
+    cfg = json.loads(run.data.tags["dlcore.run_config"])
+    arch = nn.Architecture((2, *cfg["model"]["hidden_units"], 1), cfg["model"]["hidden_activation"],
+                           cfg["model"]["output_activation"], cfg["model"]["relu_grad_at_zero"])
+    X = np.random.default_rng(1).standard_normal((17, 2))
+    expected = nn.predict_proba(W, b, X.T, arch)[0]
+    np.testing.assert_array_equal(model.predict(X), expected)
+    np.testing.assert_array_equal(model.predict(pd.DataFrame(X, columns=["x1", "x2"])), expected)
+    assert client.get_registered_model("repro-net").name == "repro-net"
