@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test bench clean
+.PHONY: demo test ui bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,13 +14,18 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 demo: $(VENV)/.installed
-	$(BIN)/dlcore train experiments/course/planar.toml
+	$(BIN)/dlcore search search_spaces/planar.toml
+	@echo "browse the runs: make ui   (or $(BIN)/dlcore ui, then open http://127.0.0.1:5000)"
+
+ui: $(VENV)/.installed
+	$(BIN)/dlcore ui
 
 test: $(VENV)/.installed
 	$(BIN)/python -m pytest
 
 bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/bench_deep_cat.py
+	$(BIN)/python benchmarks/bench_tracking.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

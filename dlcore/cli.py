@@ -128,7 +128,7 @@ def cmd_search(args) -> int:
         bar.update(done[0], f"| best {best.value:.4g} (trial {best.number})" if best else "| no complete trial yet",
                    force=True)
 
-    summary = run_search(space, _backends(args), n, on_trial=on_trial, track=not args.no_track)
+    summary = run_search(space, _backends(args), n, on_trial=on_trial, track=not args.no_track, workers=args.workers)
     bar.close()
     if args.json:
         print(json.dumps(_clean(summary)))
@@ -141,6 +141,19 @@ def cmd_search(args) -> int:
         print("best params: " + ", ".join(f"{k}={_fmt(v)}" for k, v in summary["best_params"].items()))
     store_opt = f" --store {args.store}" if args.store else ""
     print(f"browse the runs: dlcore ui{store_opt}   (MLflow UI, experiment {summary['study']!r})")
+    return 0
+
+
+def cmd_worker(args) -> int:
+    from .launch import join_study
+
+    if args.blas_threads is not None and args.blas_threads < 1:
+        raise CliError(f"--blas-threads must be >= 1 (got {args.blas_threads})")
+    if not args.storage:
+        _read_storage(args)  # the embedded store must exist: a worker joins, it never creates
+    ran = join_study(args.study, _backends(args), args.parent_run_id, args.blas_threads, args.worker_index,
+                     track=not args.no_track)
+    print(f"worker {os.getpid()}: ran {ran} trials of study {args.study!r}", file=sys.stderr)
     return 0
 
 
@@ -306,8 +319,22 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, help="study seed (default: the space's study.seed)")
     s.add_argument("--json", action="store_true", help="print one JSON summary object")
     s.add_argument("--no-track", action="store_true", help="do not log to MLflow (Optuna only)")
+    s.add_argument("--workers", type=int, default=1, metavar="N",
+                   help="worker processes sharing the study (default 1); BLAS threads per worker = cores // N")
     _add_store_options(s)
     s.set_defaults(func=cmd_search)
+
+    w = sub.add_parser("worker", help="join a running study (from any machine) until its budget is spent",
+                       description="Join a study created by 'dlcore search' and run its trials until the study "
+                                   "holds its trial budget. Example: dlcore worker --study cat --storage "
+                                   "postgresql://dlcore@db/optuna --tracking-uri http://tracking:5000")
+    w.add_argument("--study", required=True)
+    w.add_argument("--parent-run-id", help="MLflow parent run of the trials (default: the latest search's)")
+    w.add_argument("--blas-threads", type=int, help="BLAS threads for training (default: the space's)")
+    w.add_argument("--worker-index", type=int, default=0, help=argparse.SUPPRESS)
+    w.add_argument("--no-track", action="store_true", help="do not log to MLflow")
+    _add_store_options(w)
+    w.set_defaults(func=cmd_worker)
 
     b = sub.add_parser("best", help="show a study's best trial", description="Show a study's best trial: value, "
                        "parameters, seed and MLflow run id. Example: dlcore best --study planar --json")

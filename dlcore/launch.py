@@ -1,20 +1,28 @@
 """Glue between the Optuna side (dlcore.search) and the MLflow side (dlcore.tracking).
 
-``run_search`` opens (or continues) a study, opens one parent run for this invocation, optimises with
-a child run per trial, and logs the study summary to the parent run.
+``run_search`` opens (or continues) a study, opens one parent run for this invocation, raises the
+study's trial budget by the trials asked for, and works through them in this process or in N worker
+processes (``dlcore worker``, which can also join from other machines), each trial with its child run;
+then it logs the study summary to the parent run.
 """
 from __future__ import annotations
 
 import json
+import os
 import signal
+import socket
+import subprocess
 import sys
+import time
 from dataclasses import dataclass, replace
 
 from .config import ConfigError
 from .search import report
-from .search.objective import Objective, TrialRecord
+from .search.budget import BudgetExhausted, enforce_budget, lock_for
+from .search.objective import Objective, TrialRecord, derive_seed
 from .search.space import NAME_RE, SearchSpace
-from .search.study import best_trial, counts_by_state, open_study
+from .search.study import (best_trial, counts_by_state, load_study, make_pruner, make_sampler, make_storage,
+                           open_study, redact, space_of, warmup_steps)
 from .tracking.mlflow_runs import Tracker
 from .tracking.provenance import provenance_tags
 from .tracking.store import Store
@@ -58,34 +66,42 @@ def with_overrides(space: SearchSpace, study: str | None = None, seed: int | Non
 
 
 def run_search(space: SearchSpace, backends: Backends, n_trials: int | None = None, on_trial=None,
-               top_k: int = 5, track: bool = True) -> dict:
+               top_k: int = 5, track: bool = True, workers: int = 1) -> dict:
     """Run ``n_trials`` more trials (default: the space's) and return the summary as a dict.
-    With ``track=False`` nothing is logged to MLflow (the benchmark of tracking overhead uses it)."""
+
+    With ``workers > 1`` the trials run in that many ``dlcore worker`` processes sharing the study, each
+    with cores // workers BLAS threads. ``track=False`` logs nothing to MLflow (the overhead benchmark)."""
+    if workers < 1:
+        raise ConfigError(f"--workers must be >= 1 (got {workers})")
     objective = Objective(space)                         # loads and checks the data before anything is created
     backends.prepare()
-    study = open_study(space, backends.storage)
+    study = open_study(space, make_storage(backends.storage))
     n = n_trials or space.study.trials
+    budget = len(study.trials) + n
+    study.set_user_attr("budget", budget)
     tracker = parent = exp_id = None
     if track:
         tracker = Tracker(backends.tracking_uri, backends.artifact_root)
         exp_id = tracker.experiment_id(space.study.name)
         parent = tracker.start_run(exp_id, f"search-{len(study.trials)}+{n}", {
             "dlcore.kind": "search", "optuna.study_name": space.study.name, "dlcore.space_source": space.source,
-            "dlcore.optuna_storage": _redact(backends.storage), **provenance_tags()})
+            "dlcore.optuna_storage": redact(backends.storage), "dlcore.workers": workers, **provenance_tags()})
         tracker.log(parent, params={
             "trials_requested": n, "sampler": space.study.sampler, "pruner": space.study.pruner,
             "metric": space.study.metric, "direction": space.direction, "study_seed": space.study.seed,
             "folds": space.study.folds, "dataset": objective.dataset.name,
-            "data_fingerprint": objective.dataset.fingerprint})
-        objective.tracker = SearchTracker(tracker, exp_id, parent, space.study.name, objective)
+            "data_fingerprint": objective.dataset.fingerprint, "workers": workers})
+        study.set_user_attr("parent_run_id", parent)
     for params in space.enqueue:
         study.enqueue_trial(params, skip_if_exists=True)
     status = "FINISHED"
     previous = signal.getsignal(signal.SIGTERM)
     signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
-        study.optimize(objective, n_trials=n, catch=(Exception,),
-                       callbacks=[lambda s, t: on_trial(s, t)] if on_trial else None)
+        if workers == 1:
+            work(space, backends, parent, budget, objective=objective, on_trial=on_trial, track=track)
+        else:
+            run_workers(space, backends, parent, workers, budget, on_trial, track)
     except KeyboardInterrupt:
         status = "KILLED"
         raise
@@ -95,13 +111,108 @@ def run_search(space: SearchSpace, backends: Backends, n_trials: int | None = No
     finally:
         signal.signal(signal.SIGTERM, previous)
         if track:
+            objective.tracker and objective.tracker.flush()
             summary = summarize(study, tracker, parent, top_k)
             tracker.end(parent, status)
     if not track:
         summary = study_summary(study)
-    summary.update(storage=_redact(backends.storage), tracking_uri=backends.tracking_uri if track else None,
-                   parent_run_id=parent, experiment_id=exp_id)
+    summary.update(storage=redact(backends.storage), tracking_uri=backends.tracking_uri if track else None,
+                   parent_run_id=parent, experiment_id=exp_id, workers=workers)
     return summary
+
+
+def work(space: SearchSpace, backends: Backends, parent: str | None, budget: int, objective=None,
+         on_trial=None, track: bool = True, worker_index: int = 0) -> int:
+    """Run trials of the study until it holds ``budget`` trials; returns how many this process ran."""
+    objective = objective or Objective(space)
+    tracker = Tracker(backends.tracking_uri, backends.artifact_root) if track else None
+    if tracker is not None:
+        exp_id = tracker.experiment_id(space.study.name)
+        objective.tracker = SearchTracker(tracker, exp_id, parent, space.study.name, objective)
+    st = space.study
+    seed = st.seed if worker_index == 0 else derive_seed(st.seed, 10_000 + worker_index)
+    storage = make_storage(backends.storage, on_stale=_close_stale_run(tracker))
+    study = load_study(st.name, storage, sampler=make_sampler(st.sampler, seed),
+                       pruner=make_pruner(st.pruner, warmup_steps(space)))
+    enforce_budget(study, budget, lock_for(backends.storage, st.name) if isinstance(backends.storage, str)
+                   else lock_for("", st.name))
+    objective.worker = f"{socket.gethostname()}:{os.getpid()}"
+    ran = [0]
+
+    def counted(s, t):
+        ran[0] += 1
+        if on_trial:
+            on_trial(s, t)
+
+    try:
+        study.optimize(objective, catch=(Exception,), callbacks=[counted])
+    except BudgetExhausted:
+        pass
+    finally:
+        if objective.tracker is not None:
+            objective.tracker.flush()
+    return ran[0]
+
+
+def run_workers(space, backends: Backends, parent, workers: int, budget: int, on_trial=None, track=True):
+    """Start ``workers`` processes of ``dlcore worker`` and wait for them, showing progress; a worker
+    that dies leaves its trial RUNNING, which is failed here (and its run closed) once all have ended."""
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    cmd = [sys.executable, "-m", "dlcore", "worker", "--study", space.study.name, "--storage", str(backends.storage),
+           "--tracking-uri", backends.tracking_uri, "--blas-threads", str(threads)]
+    if parent:
+        cmd += ["--parent-run-id", parent]
+    if not track:
+        cmd += ["--no-track"]
+    procs = [subprocess.Popen(cmd + ["--worker-index", str(i + 1)]) for i in range(workers)]
+    study = load_study(space.study.name, make_storage(backends.storage))
+    seen = len(study.trials)
+    try:
+        while any(p.poll() is None for p in procs):
+            time.sleep(0.5)
+            seen = _progress(study, seen, on_trial)
+    except KeyboardInterrupt:
+        for p in procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGINT)
+        for p in procs:
+            p.wait()
+        raise
+    finally:
+        _progress(study, seen, on_trial)
+    dead = {f"{socket.gethostname()}:{p.pid}" for p in procs if p.returncode not in (0, None)}
+    fail_orphans(study, dead, Tracker(backends.tracking_uri, backends.artifact_root) if track else None)
+    failed = [p.returncode for p in procs if p.returncode != 0]
+    if failed:
+        print(f"dlcore: warning: {len(failed)} of {workers} workers ended abnormally (exit {failed})", file=sys.stderr)
+
+
+def fail_orphans(study, dead_workers: set, tracker: Tracker | None):
+    """Trials still RUNNING whose worker process is known dead: FAIL them and close their runs."""
+    from optuna.trial import TrialState
+
+    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        if t.user_attrs.get("worker") in dead_workers:
+            study._storage.set_trial_user_attr(t._trial_id, "state_reason", "worker process died")
+            study._storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
+            _close_stale_run(tracker)(study, t)
+
+
+def _close_stale_run(tracker: Tracker | None):
+    def close(study, trial):
+        run_id = trial.user_attrs.get("mlflow_run_id")
+        if tracker is not None and run_id:
+            tracker.log(run_id, tags={"optuna.trial_state": "FAIL", "dlcore.state_reason": "worker died (no heartbeat)"})
+            tracker.end(run_id, "FAILED")
+    return close
+
+
+def _progress(study, seen: int, on_trial) -> int:
+    trials = study.get_trials(deepcopy=False)
+    finished = [t for t in trials if t.state.is_finished()]
+    for t in finished[seen:] if on_trial else []:
+        on_trial(study, t)
+    return max(seen, len(finished))
 
 
 def study_summary(study) -> dict:
@@ -143,6 +254,18 @@ def summarize(study, tracker: Tracker, parent: str, top_k: int = 5) -> dict:
     return out
 
 
+def join_study(name: str, backends: Backends, parent: str | None = None, blas_threads: int | None = None,
+               worker_index: int = 0, track: bool = True) -> int:
+    """``dlcore worker``: join a running study from any machine, until its budget is spent."""
+    study = load_study(name, make_storage(backends.storage))
+    space = space_of(study)
+    if blas_threads:
+        space = replace(space, base=replace(space.base, train=replace(space.base.train, blas_threads=blas_threads)))
+    budget = study.user_attrs.get("budget", len(study.trials))
+    return work(space, backends, parent or study.user_attrs.get("parent_run_id"), budget, track=track,
+                worker_index=worker_index)
+
+
 def track_train(outcome, steps, val_costs, backends: Backends, experiment: str) -> str:
     """Log one ``dlcore train`` run the way a trial is logged; returns its run id."""
     r = outcome.result
@@ -166,14 +289,4 @@ def _raise_interrupt(signum, frame):
     raise KeyboardInterrupt
 
 
-def _redact(storage) -> str:
-    """A storage URL without its password."""
-    s = storage if isinstance(storage, str) else type(storage).__name__
-    if "://" in s and "@" in s:
-        scheme, rest = s.split("://", 1)
-        cred, host = rest.rsplit("@", 1)
-        return f"{scheme}://{cred.split(':')[0]}:***@{host}"
-    return s
-
-
-__all__ = ["Backends", "run_search", "summarize", "track_train", "with_overrides"]
+__all__ = ["Backends", "join_study", "run_search", "summarize", "track_train", "with_overrides", "work"]

@@ -128,7 +128,8 @@ def reproduce(tracker: Tracker, logged: Logged, rtol: float | None = None, evalu
                       evaluate_test=evaluate_test)
     out["refit"] = {k: v for k, v in final.metrics.items()}
     if seeds:
-        out["seeds"] = seed_study(logged, dataset, folds, seeds, evaluate_test)
+        seed_list = [derive_seed(logged.config.model.seed, j) for j in range(1, seeds + 1)]
+        out["seeds"] = seed_study(logged.config, dataset, folds, seed_list, evaluate_test)
     metrics = {f"refit_{k}": v for k, v in final.metrics.items()}
     for name, s in out.get("seeds", {}).get("summary", {}).items():
         metrics[f"seeds_{name}_mean"], metrics[f"seeds_{name}_std"] = s["mean"], s["std"]
@@ -141,25 +142,20 @@ def reproduce(tracker: Tracker, logged: Logged, rtol: float | None = None, evalu
     return out
 
 
-def seed_study(logged: Logged, dataset, folds, k: int, evaluate_test: bool) -> dict:
-    """The configuration trained again with k fresh seeds: validation metrics by the run's own
-    protocol (hold-out or folds) and, with ``evaluate_test``, test metrics of the refit."""
-    cfg, rows = logged.config, []
-    for j in range(1, k + 1):
-        seed = derive_seed(cfg.model.seed, j)
-        cfg_j = replace(cfg, model=replace(cfg.model, seed=seed), train=replace(cfg.train, form="auto"))
-        row = {"seed": seed}
-        per_fold = []
-        for tr, va in folds:
-            if va is None:
-                continue
-            out = train_run(cfg_j, make_split(cfg_j, dataset, tr, va))
-            per_fold.append({k_: v for k_, v in out.metrics.items() if k_.startswith("val_")})
-        for key in (per_fold[0] if per_fold else {}):
+def seed_study(cfg: RunConfig, dataset, folds, seeds: list, evaluate_test: bool) -> dict:
+    """The configuration trained again with each of ``seeds``: validation metrics by the run's own
+    protocol (hold-out or folds, means over folds) and, with ``evaluate_test``, the test metrics of
+    the refit on the whole training split. Returns each seed's row and the mean and spread."""
+    rows = []
+    for seed in seeds:
+        cfg_j = replace(cfg, model=replace(cfg.model, seed=int(seed)), train=replace(cfg.train, form="auto"))
+        row = {"seed": int(seed)}
+        per_fold = [train_run(cfg_j, make_split(cfg_j, dataset, tr, va)).metrics for tr, va in folds if va is not None]
+        for key in [k for k in (per_fold[0] if per_fold else {}) if k.startswith("val_")]:
             row[key] = float(np.mean([f[key] for f in per_fold]))
         if evaluate_test:
             refit = train_run(cfg_j, make_split(cfg_j, dataset, np.arange(dataset.Y.shape[1]), None), evaluate_test=True)
-            row.update({k_: v for k_, v in refit.metrics.items() if k_.startswith("test_")})
+            row.update({k: v for k, v in refit.metrics.items() if k.startswith("test_")})
         rows.append(row)
     names = [n for n in rows[0] if n != "seed"]
     summary = {n: {"mean": float(np.mean([r[n] for r in rows])), "std": float(np.std([r[n] for r in rows]))}

@@ -55,6 +55,8 @@ def make_split(cfg: RunConfig, dataset: Dataset, train_idx=None, val_idx=None) -
     if train_idx is None:
         train_idx, val_idx = folds_for(cfg, dataset)[0]
     dtype = np.dtype(cfg.train.dtype)
+    if val_idx is None and np.array_equal(train_idx, np.arange(dataset.Y.shape[1])):
+        return Split(dataset, _as(dataset.X, dtype), _as(dataset.Y, dtype))  # all of it: no copy of X
     X, Y = _as(dataset.X[:, train_idx], dtype), _as(dataset.Y[:, train_idx], dtype)
     if val_idx is None:
         return Split(dataset, X, Y)

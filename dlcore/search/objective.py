@@ -57,6 +57,7 @@ class Objective:
 
     def __init__(self, space: SearchSpace, tracker=None, dataset=None):
         self.space, self.tracker = space, tracker
+        self.worker = None  # "host:pid" of the process running the trials, stored on each trial
         self.dataset = dataset if dataset is not None else load_dataset(space.base)
         check_labels(space.base, self.dataset)
         self.folds = folds_for(space.base, self.dataset, space.study.folds)
@@ -107,6 +108,8 @@ class Objective:
         params = self.suggest(trial)
         seed = derive_seed(self.space.study.seed, trial.number)
         trial.set_user_attr("seed", seed)
+        if self.worker:
+            trial.set_user_attr("worker", self.worker)
         cfg = self.config_for(params, seed)
         n_x = self.dataset.X.shape[0]
         record = TrialRecord(trial.number, params, cfg, (n_x, *cfg.model.hidden_units, self.dataset.Y.shape[0]))

@@ -14,7 +14,7 @@ samples ``n_units_l1 .. n_units_l{L-1}`` for its hidden layers (L = 1 is logisti
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from ..config import (ConfigError, DataConfig, ModelConfig, RunConfig, TrainConfig, absolute_from, check_keys,
@@ -100,8 +100,30 @@ CHOICES = {"init": tuple(INIT_SCHEMES), "hidden_activation": HIDDEN_ACTIVATIONS}
 
 def load_space(path) -> SearchSpace:
     """Read and validate a space file; raises ConfigError naming the file, key and value."""
-    where = str(path)
     doc = read_toml(Path(path))
+    data = doc.get("data")
+    if isinstance(data, dict) and isinstance(data.get("path"), str):
+        data["path"] = absolute_from(path, data["path"])
+    return space_from_doc(doc, str(path))
+
+
+def space_to_doc(s: SearchSpace) -> dict:
+    """The space as a TOML-shaped dict (what a study stores, so that any worker can rebuild it)."""
+    doc = {"study": {k: v for k, v in asdict(s.study).items() if v is not None}}
+    for name, section in s.base.to_dict().items():
+        doc[name] = {k: v for k, v in section.items() if v is not None}
+    doc["space"] = {}
+    for f in fields(Space):
+        v = getattr(s.space, f.name)
+        if isinstance(v, Range):
+            doc["space"][f.name] = {"low": v.low, "high": v.high, "log": v.log}
+        elif v is not None:
+            doc["space"][f.name] = list(v) if isinstance(v, tuple) else v
+    doc["enqueue"] = [dict(e) for e in s.enqueue]
+    return doc
+
+
+def space_from_doc(doc: dict, where: str) -> SearchSpace:
     check_keys(doc, {"study", "data", "model", "train", "space", "enqueue"}, where, "")
     if "study" not in doc:
         raise ConfigError(f"{where}: missing section [study] (it needs at least name)")
@@ -110,9 +132,6 @@ def load_space(path) -> SearchSpace:
     if "name" not in study_table:
         raise ConfigError(f"{where}: missing key study.name")
     study = parse_section(StudySettings, study_table, where, "study")
-    data = doc.get("data")
-    if isinstance(data, dict) and isinstance(data.get("path"), str):
-        data["path"] = absolute_from(path, data["path"])
     base = RunConfig(**{s: parse_section(cls, doc.get(s, {}), where, s)
                         for s, cls in (("data", DataConfig), ("model", ModelConfig), ("train", TrainConfig))})
     space = parse_space(doc.get("space", {}), where)
@@ -195,7 +214,7 @@ def check_enqueued(s: SearchSpace, params: dict, what: str):
     for key, value in params.items():
         if key not in allowed:
             raise ConfigError(f"{what}.{key} is not a searched parameter (searched: {', '.join(allowed) or 'none'})")
-        if key in CHOICES or key in ("init", "hidden_activation"):
+        if key in CHOICES:
             choices = getattr(s.space, key)
             if value not in choices:
                 raise ConfigError(f"{what}.{key} must be one of {', '.join(map(repr, choices))} (got {value!r})")

@@ -1,12 +1,13 @@
 """Optuna studies: samplers, pruners, opening (or continuing) a study, reading one back."""
 from __future__ import annotations
 
+import os
 import warnings
 
 import optuna
 
 from ..config import ConfigError
-from .space import SearchSpace
+from .space import SearchSpace, space_from_doc, space_to_doc
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -39,6 +40,35 @@ def make_pruner(name: str, warmup_steps: int = 0):
     return {"hyperband": p.HyperbandPruner, "none": p.NopPruner}[name]()
 
 
+HEARTBEAT_INTERVAL = int(os.environ.get("DLCORE_HEARTBEAT_INTERVAL", "5"))  # seconds
+
+
+def make_storage(url, on_stale=None):
+    """An RDB storage (SQLite or PostgreSQL) with Optuna's heartbeat: a trial whose worker stops
+    beating for 3 intervals is failed by the next worker to start a trial (``on_stale(study, trial)``
+    is then called, e.g. to close its MLflow run). Other URLs and storage objects pass through."""
+    if not isinstance(url, str) or not url.startswith(("sqlite:", "postgresql")):
+        return url
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        try:
+            return optuna.storages.RDBStorage(url, heartbeat_interval=HEARTBEAT_INTERVAL,
+                                              grace_period=3 * HEARTBEAT_INTERVAL,
+                                              heartbeat_stale_trial_callback=on_stale)
+        except Exception as e:  # noqa: BLE001 -- SQLAlchemy and driver errors vary; say which storage
+            raise ConfigError(f"cannot open Optuna storage {redact(url)}: {str(e).splitlines()[0]}") from None
+
+
+def redact(url) -> str:
+    """A storage URL without its password."""
+    s = url if isinstance(url, str) else type(url).__name__
+    if "://" in s and "@" in s:
+        scheme, rest = s.split("://", 1)
+        cred, host = rest.rsplit("@", 1)
+        return f"{scheme}://{cred.split(':')[0]}:***@{host}"
+    return s
+
+
 def open_study(space: SearchSpace, storage):
     """Create the study, or load it when it exists (then its direction must match the space's)."""
     st = space.study
@@ -51,6 +81,7 @@ def open_study(space: SearchSpace, storage):
     if "metric" not in study.user_attrs:
         study.set_user_attr("metric", st.metric)
         study.set_user_attr("space_source", space.source)
+    study.set_user_attr("space", space_to_doc(space))  # what `dlcore worker` rebuilds the space from
     return study
 
 
@@ -64,13 +95,13 @@ def warmup_steps(space: SearchSpace) -> int:
     return shortest // 4
 
 
-def load_study(name: str, storage):
+def load_study(name: str, storage, sampler=None, pruner=None):
     """An existing study, or a ConfigError saying which studies there are."""
     try:
-        return optuna.load_study(study_name=name, storage=storage)
+        return optuna.load_study(study_name=name, storage=storage, sampler=sampler, pruner=pruner)
     except KeyError:
         names = optuna.get_all_study_names(storage)
-        raise ConfigError(f"no study {name!r} in {_show(storage)}"
+        raise ConfigError(f"no study {name!r} in {redact(storage)}"
                           + (f" (studies: {', '.join(names)})" if names else " (it holds no studies)")) from None
 
 
@@ -89,5 +120,9 @@ def best_trial(study):
         return None
 
 
-def _show(storage) -> str:
-    return storage if isinstance(storage, str) else type(storage).__name__
+def space_of(study) -> SearchSpace:
+    """The search space a study was created with (stored in its user attributes)."""
+    doc = study.user_attrs.get("space")
+    if doc is None:
+        raise ConfigError(f"study {study.study_name!r} holds no dlcore search space: was it created by dlcore search?")
+    return space_from_doc(doc, f"study {study.study_name!r}")

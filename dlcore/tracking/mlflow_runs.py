@@ -83,7 +83,7 @@ class Tracker:
         self.client.log_text(run_id, text, file_name)
 
     def log_figure(self, run_id: str, figure, file_name: str):
-        self.client.log_figure(run_id, figure, file_name, save_kwargs={"dpi": 110, "bbox_inches": "tight"})
+        self.client.log_figure(run_id, figure, file_name, save_kwargs={"dpi": 90})
 
     def end(self, run_id: str, status: str = "FINISHED"):
         self.client.set_terminated(run_id, status=status)

@@ -6,7 +6,9 @@ in one batch when the trial ends, with the run's status following the trial's st
 """
 from __future__ import annotations
 
+import queue
 import sys
+import threading
 
 import numpy as np
 
@@ -15,10 +17,16 @@ from .provenance import provenance_tags
 
 
 class SearchTracker:
+    """Creates each trial's run when the trial starts (a few ms, in the trial's thread) and writes what
+    the trial produced from a background thread while the next trial trains; ``flush()`` waits for it.
+    """
+
     def __init__(self, tracker: Tracker, experiment_id: str, parent_id: str, study_name: str, objective=None):
         self.tracker, self.experiment_id, self.parent_id = tracker, experiment_id, parent_id
         self.study_name, self.objective = study_name, objective
         self.run_ids: dict[int, str] = {}
+        self._jobs: queue.Queue = queue.Queue()
+        self._writer: threading.Thread | None = None
 
     def start(self, trial, record):
         tags = {"dlcore.kind": "trial", "optuna.study_name": self.study_name,
@@ -31,9 +39,29 @@ class SearchTracker:
         run_id = self.run_ids.get(record.number)
         if run_id is None:
             return
+        o = self.objective
+        params = run_params(record, o.dataset, o.folds, o.space) if o is not None else record.params
+        if record.reason.startswith("KeyboardInterrupt"):  # being interrupted: write now, in this thread
+            self._write(run_id, record, params)
+            return
+        if self._writer is None or not self._writer.is_alive():
+            self._writer = threading.Thread(target=self._drain, name="dlcore-mlflow-writer", daemon=True)
+            self._writer.start()
+        self._jobs.put((run_id, record, params))
+
+    def flush(self):
+        """Wait until every finished trial is written."""
+        if self._writer is not None and self._writer.is_alive():
+            self._jobs.put(None)
+            self._writer.join()
+        self._writer = None
+
+    def _drain(self):
+        while (job := self._jobs.get()) is not None:
+            self._write(*job)
+
+    def _write(self, run_id, record, params):
         try:
-            o = self.objective
-            params = run_params(record, o.dataset, o.folds, o.space) if o is not None else record.params
             log_run(self.tracker, run_id, record, params)
         except Exception as e:  # noqa: BLE001 -- a tracking failure must not lose the trial itself
             print(f"dlcore: warning: could not log trial {record.number} to MLflow: {e}", file=sys.stderr)
