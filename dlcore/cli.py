@@ -55,13 +55,15 @@ def _backends(args):
 
 def _read_storage(args):
     """The Optuna storage to read a study from; refuses to create an empty store."""
+    from .search.study import make_storage
+
     if args.storage:
-        return args.storage
+        return make_storage(args.storage)
     store = _store(args)
     if not (store.root / "optuna.db").is_file():
         raise CliError(f"no dlcore store at {store.root} (no optuna.db): run 'dlcore search' first, "
                        "or point --store / $DLCORE_STORE / --storage at one")
-    return store.optuna_url
+    return make_storage(store.optuna_url)
 
 
 def cmd_train(args) -> int:
@@ -215,6 +217,10 @@ def cmd_reproduce(args) -> int:
     uri = args.tracking_uri or store.tracking_uri
     if not args.tracking_uri and not (store.root / "mlflow.db").is_file():
         raise CliError(f"no MLflow store at {store.root} (no mlflow.db); pass --store or --tracking-uri")
+    if uri.startswith(("http://", "https://")):
+        from .launch import check_server
+
+        check_server(uri)
     tracker = Tracker(uri, None if uri.startswith("http") else store.artifact_root)
     try:
         logged = read_run(tracker, run_id, args.allow_incomplete)

@@ -45,10 +45,27 @@ class Backends:
                    store if uses_store else None)
 
     def prepare(self) -> "Backends":
-        """Create the embedded store's directory; called only once the inputs have been checked."""
+        """Check that a tracking server answers, and create the embedded store's directory; called only
+        once the inputs have been checked."""
+        if self.tracking_uri.startswith(("http://", "https://")):
+            check_server(self.tracking_uri)
         if self.store is not None:
             self.store.create()
         return self
+
+
+def check_server(uri: str, timeout: float = 5.0):
+    """A one-line error, not minutes of MLflow's retries, when the tracking server does not answer."""
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"{uri.rstrip('/')}/health", timeout=timeout) as r:
+            if r.status == 200:
+                return
+            problem = f"HTTP {r.status}"
+    except OSError as e:
+        problem = str(getattr(e, "reason", e))
+    raise ConfigError(f"cannot reach the MLflow tracking server at {uri} ({problem})")
 
 
 def with_overrides(space: SearchSpace, study: str | None = None, seed: int | None = None) -> SearchSpace:
@@ -257,6 +274,7 @@ def summarize(study, tracker: Tracker, parent: str, top_k: int = 5) -> dict:
 def join_study(name: str, backends: Backends, parent: str | None = None, blas_threads: int | None = None,
                worker_index: int = 0, track: bool = True) -> int:
     """``dlcore worker``: join a running study from any machine, until its budget is spent."""
+    backends.prepare()
     study = load_study(name, make_storage(backends.storage))
     space = space_of(study)
     if blas_threads:

@@ -65,7 +65,8 @@ def redact(url) -> str:
     if "://" in s and "@" in s:
         scheme, rest = s.split("://", 1)
         cred, host = rest.rsplit("@", 1)
-        return f"{scheme}://{cred.split(':')[0]}:***@{host}"
+        if ":" in cred:
+            return f"{scheme}://{cred.split(':')[0]}:***@{host}"
     return s
 
 

@@ -1,0 +1,94 @@
+"""Bad input across the command line: a one-line error naming the problem, a non-zero exit, no
+traceback, and the existing studies and runs untouched."""
+import json
+import sqlite3
+
+import numpy as np
+import pytest
+
+from dlcore.launch import Backends, run_search
+from dlcore.tracking.store import Store
+from tests.conftest import ROOT, run_dlcore
+from tests.search.test_search import tiny_space
+
+PLANAR = ROOT / "experiments" / "course" / "planar.toml"
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    d = tmp_path_factory.mktemp("bad")
+    store = Store(d / "store")
+    run_search(tiny_space(d, name="keep"), Backends.resolve(store), 2)
+    (d / "broken.toml").write_text("[study\nname = 'x'")
+    (d / "badkey.toml").write_text("[study]\nname = 'x'\n[space]\nlr = { low = 0.1, high = 1 }\n")
+    (d / "neglr.toml").write_text("[study]\nname = 'x'\n[data]\nvalidation_fraction = 0.2\n"
+                                  "[space]\nlearning_rate = { low = -0.1, high = 1 }\n")
+    (d / "metric.toml").write_text("[study]\nname = 'x'\nmetric = 'val_r2'\n[data]\nvalidation_fraction = 0.2\n")
+    (d / "badrun.toml").write_text("[train]\niterations = -1\n")
+    (d / "section.toml").write_text("[optimizer]\nname = 'adam'\n")
+    (d / "text.csv").write_text("a,b,label\n1,x,0\n2,y,1\n")
+    (d / "labels.csv").write_text("a,label\n1,0\n2,2\n3,1\n")
+    (d / "nan.csv").write_text("a,label\n1,0\n,1\n3,1\n")
+    np.savez(d / "noy.npz", X=np.zeros((3, 2)))
+    return d, store
+
+
+def counts(store):
+    """Trials in Optuna's database and runs in MLflow's: what must stay untouched."""
+    with sqlite3.connect(store.root / "optuna.db") as o, sqlite3.connect(store.root / "mlflow.db") as m:
+        return (o.execute("select count(*) from trials").fetchone()[0], o.execute("select count(*) from studies").fetchone()[0],
+                m.execute("select count(*) from runs").fetchone()[0], m.execute("select count(*) from experiments").fetchone()[0])
+
+
+CASES = [  # (arguments, with {d} for the files folder, text the error must hold)
+    (["search", "{d}/missing.toml"], "missing.toml: no such file"),
+    (["search", "{d}/broken.toml"], "broken.toml: not valid TOML"),
+    (["search", "{d}/badkey.toml"], "unknown key space.lr"),
+    (["search", "{d}/neglr.toml"], "space.learning_rate.low must be > 0 (got -0.1)"),
+    (["search", "{d}/metric.toml"], "needs model.output_activation 'linear'"),
+    (["search", "search_spaces/planar.toml", "--study", "it's"], "--study \"it's\": a study name must"),
+    (["search", "search_spaces/planar.toml", "--study", "a/b"], "--study 'a/b': a study name must"),
+    (["search", "search_spaces/planar.toml", "--trials", "0"], "--trials must be >= 1"),
+    (["search", "search_spaces/planar.toml", "--workers", "0"], "--workers must be >= 1"),
+    (["search", "search_spaces/planar.toml", "--storage", "postgresql://nobody@127.0.0.1:1/optuna"],
+     "cannot open Optuna storage postgresql://nobody@127.0.0.1:1/optuna"),
+    (["search", "search_spaces/planar.toml", "--tracking-uri", "http://127.0.0.1:1"],
+     "cannot reach the MLflow tracking server at http://127.0.0.1:1"),
+    (["train", "{d}/nothere.toml"], "nothere.toml: no such file"),
+    (["train", "{d}/badrun.toml"], "train.iterations must be >= 1 (got -1)"),
+    (["train", "{d}/section.toml"], "unknown key optimizer"),
+    (["train", str(PLANAR), "--set", "iterations=5"], "--set: expected section.key=value"),
+    (["train", str(PLANAR), "--set", "data.name='csv'", "--set", "data.path='{d}/text.csv'"], "column 'b' is not numeric"),
+    (["train", str(PLANAR), "--set", "data.name='csv'", "--set", "data.path='{d}/labels.csv'"], "labels 0 or 1"),
+    (["train", str(PLANAR), "--set", "data.name='csv'", "--set", "data.path='{d}/nan.csv'"], "NaN or infinite"),
+    (["train", str(PLANAR), "--set", "data.name='npz'", "--set", "data.path='{d}/noy.npz'"], "missing array(s) Y"),
+    (["train", str(PLANAR), "--set", "data.name='cat'", "--set", "data.path='{d}/nocats'"], "train_catvnoncat.h5: no such file"),
+    (["best", "--study", "nope"], "no study 'nope'"),
+    (["report", "--study", "nope"], "no study 'nope'"),
+    (["reproduce", "--run-id", "feedfacefeedface"], "no MLflow run 'feedfacefeedface'"),
+    (["reproduce", "--run-id", "x", "--study", "keep"], "give exactly one of --run-id ID or --study NAME"),
+    (["best", "--study", "keep", "--storage", "sqlite:////nonexistent/dir/optuna.db"], "cannot open Optuna storage"),
+]
+
+
+@pytest.mark.parametrize("args,message", CASES, ids=[" ".join(a)[:60] for a, _ in CASES])
+def test_bad_input(files, args, message):
+    d, store = files
+    before = counts(store)
+    p = run_dlcore(*[a.format(d=d) for a in args], env={"DLCORE_STORE": str(store.root)}, timeout=120)
+    assert p.returncode != 0
+    assert message in p.stderr, p.stderr
+    assert len(p.stderr.strip().splitlines()) == 1 and "Traceback" not in p.stderr
+    assert counts(store) == before
+
+
+def test_at_least_twenty_cases():
+    assert len(CASES) >= 20
+
+
+def test_no_config_value_is_evaluated(tmp_path):
+    """Values are data: an expression in a config is a string to validate, never code to run."""
+    marker = tmp_path / "owned"
+    p = run_dlcore("train", PLANAR, "--set", f"model.hidden_activation=__import__('os').system('touch {marker}')")
+    assert p.returncode == 2 and "model.hidden_activation must be one of" in p.stderr
+    assert not marker.exists()

@@ -1,0 +1,163 @@
+"""Scale-out and faults, for real: PostgreSQL and an MLflow tracking server on loopback, worker
+processes, SIGKILL and Ctrl-C. Slow; CI runs them."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import optuna
+import pytest
+from mlflow.tracking import MlflowClient
+
+from tests.conftest import ROOT, run_dlcore
+from tests.services import mlflow_server, postgres
+
+pytestmark = pytest.mark.slow
+
+SPACE = """
+[study]
+name = "{name}"
+trials = 6
+seed = 3
+report_every = 100
+pruner = "none"
+[data]
+name = "moons"
+n_samples = 600
+validation_fraction = 0.25
+[model]
+hidden_activation = "tanh"
+init = "he"
+[train]
+iterations = {iterations}
+[space]
+learning_rate = {{ low = 0.05, high = 1.0, log = true }}
+n_layers = {{ low = 2, high = 3 }}
+n_units = {{ low = 8, high = 32 }}
+"""
+
+
+def space_file(tmp_path, name, iterations=1500):
+    f = tmp_path / f"{name}.toml"
+    f.write_text(SPACE.format(name=name, iterations=iterations))
+    return f
+
+
+@pytest.fixture(scope="module")
+def servers(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("servers")
+    with postgres() as pg:
+        with mlflow_server(f"{pg}/mlflow", tmp / "artifacts") as tracking:
+            yield f"{pg}/optuna", tracking
+
+
+def check_linked(study, client, experiment_name, budget):
+    """Optuna's trial count, MLflow's child-run count and the budget agree; every trial has exactly one
+    run and none is left RUNNING."""
+    trials = study.get_trials(deepcopy=False)
+    assert len(trials) == budget
+    assert not [t for t in trials if t.state.name == "RUNNING"]
+    exp = client.get_experiment_by_name(experiment_name)
+    runs = client.search_runs([exp.experiment_id], max_results=1000)
+    children = [r for r in runs if r.data.tags.get("dlcore.kind") == "trial"]
+    assert len(children) == budget
+    assert not [r for r in runs if r.info.status == "RUNNING"]
+    by_number = {}
+    for r in children:
+        by_number.setdefault(int(r.data.tags["optuna.trial_number"]), []).append(r.info.run_id)
+    assert all(len(v) == 1 for v in by_number.values()) and len(by_number) == budget
+    for t in trials:
+        assert by_number[t.number] == [t.user_attrs["mlflow_run_id"]]
+    return {t.number: r for t in trials for r in children if r.info.run_id == t.user_attrs["mlflow_run_id"]}
+
+
+def test_three_workers_on_postgres_and_a_tracking_server(servers, tmp_path):
+    storage, tracking = servers
+    p = run_dlcore("search", space_file(tmp_path, "pg3", 400), "--storage", storage, "--tracking-uri", tracking,
+                   "--workers", 3, "--trials", 9, "--json")
+    assert p.returncode == 0, p.stderr
+    out = json.loads(p.stdout)
+    assert sum(out["counts"].values()) == 9 and out["workers"] == 3
+    study = optuna.load_study(study_name="pg3", storage=storage)
+    runs = check_linked(study, MlflowClient(tracking), "pg3", 9)
+    assert len({t.user_attrs["worker"] for t in study.trials}) >= 2           # the work was shared
+    assert {r.data.params["blas_threads"] for r in runs.values()} == {str(max(1, os.cpu_count() // 3))}
+    assert all(r.data.tags["mlflow.parentRunId"] == out["parent_run_id"] for r in runs.values())
+    # a worker can join from anywhere: more budget, one `dlcore worker`
+    p = run_dlcore("search", space_file(tmp_path, "pg3", 400), "--storage", storage, "--tracking-uri", tracking,
+                   "--trials", 2, "--json")
+    assert p.returncode == 0 and sum(json.loads(p.stdout)["counts"].values()) == 11
+
+
+def wait_for_running_trial(storage, name, timeout=120):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            study = optuna.load_study(study_name=name, storage=storage)
+            for t in study.get_trials(deepcopy=False):
+                if t.state.name == "RUNNING" and "worker" in t.user_attrs and "mlflow_run_id" in t.user_attrs:
+                    return t
+        except KeyError:
+            pass
+        time.sleep(0.2)
+    raise TimeoutError("no trial started")
+
+
+@pytest.mark.parametrize("backend", ["postgres", "embedded"])
+def test_sigkill_of_a_worker_mid_trial(servers, tmp_path, backend):
+    storage, tracking = servers
+    name = f"kill-{backend}"
+    store = tmp_path / "store"
+    args = ["--storage", storage, "--tracking-uri", tracking] if backend == "postgres" else ["--store", str(store)]
+    read_storage = storage if backend == "postgres" else f"sqlite:///{store / 'optuna.db'}"
+    env = {**os.environ, "DLCORE_HEARTBEAT_INTERVAL": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "dlcore", "search", str(space_file(tmp_path, name, 3000)),
+                             "--workers", "3", "--trials", "12", "--json", *args], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    victim = wait_for_running_trial(read_storage, name)
+    os.kill(int(victim.user_attrs["worker"].rsplit(":", 1)[1]), signal.SIGKILL)
+    out, err = proc.communicate(timeout=600)
+    assert proc.returncode == 0, err
+    study = optuna.load_study(study_name=name, storage=read_storage)
+    client = MlflowClient(tracking if backend == "postgres" else f"sqlite:///{store / 'mlflow.db'}")
+    runs = check_linked(study, client, name, 12)                   # the others finished the budget
+    killed = study.trials[victim.number]
+    assert killed.state.name == "FAIL"
+    assert runs[victim.number].info.status in ("FAILED", "KILLED")
+    assert "worker" in runs[victim.number].data.tags["dlcore.state_reason"]
+    # running search again resumes the study
+    p = run_dlcore("search", space_file(tmp_path, name, 200), "--trials", 2, "--json", *args, env=env)
+    assert p.returncode == 0, p.stderr
+    assert sum(json.loads(p.stdout)["counts"].values()) == 14
+
+
+def test_ctrl_c_ends_the_trial_cleanly_and_closes_the_parent_run(tmp_path):
+    store = tmp_path / "store"
+    proc = subprocess.Popen([sys.executable, "-m", "dlcore", "search", str(space_file(tmp_path, "intr", 200000)),
+                             "--store", str(store)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    trial = wait_for_running_trial(f"sqlite:///{store / 'optuna.db'}", "intr")
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130 and "interrupted" in err and "Traceback" not in err
+    study = optuna.load_study(study_name="intr", storage=f"sqlite:///{store / 'optuna.db'}")
+    assert study.trials[trial.number].state.name == "FAIL"
+    client = MlflowClient(f"sqlite:///{store / 'mlflow.db'}")
+    runs = client.search_runs([client.get_experiment_by_name("intr").experiment_id])
+    assert runs and not [r for r in runs if r.info.status == "RUNNING"]
+    assert client.get_run(trial.user_attrs["mlflow_run_id"]).info.status == "KILLED"
+    parent = [r for r in runs if r.data.tags.get("dlcore.kind") == "search"]
+    assert len(parent) == 1 and parent[0].info.status == "KILLED"
+
+
+def test_moons_with_two_workers_on_the_embedded_store(tmp_path):
+    p = run_dlcore("search", "search_spaces/moons.toml", "--workers", 2, "--trials", 40, "--json",
+                   "--store", tmp_path / "store")
+    assert p.returncode == 0, p.stderr
+    out = json.loads(p.stdout)
+    study = optuna.load_study(study_name="moons", storage=f"sqlite:///{tmp_path / 'store' / 'optuna.db'}")
+    check_linked(study, MlflowClient(f"sqlite:///{tmp_path / 'store' / 'mlflow.db'}"), "moons", 40)
+    assert sum(out["counts"].values()) == 40
