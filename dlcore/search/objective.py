@@ -7,6 +7,7 @@ sampler learns to avoid the region (a FAIL would be ignored by every built-in sa
 """
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -126,6 +127,8 @@ class Objective:
         except BaseException as e:  # noqa: BLE001 -- recorded, then re-raised for Optuna to mark FAIL
             record.state, record.reason = "FAIL", f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
             trial.set_user_attr("state_reason", record.reason)
+            if not isinstance(e, KeyboardInterrupt):
+                print(f"dlcore: warning: trial {trial.number} failed: {record.reason}", file=sys.stderr)
             raise
         finally:
             if self.tracker is not None:

@@ -9,7 +9,7 @@ import optuna
 from ..config import ConfigError
 from .space import SearchSpace, space_from_doc, space_to_doc
 
-optuna.logging.set_verbosity(optuna.logging.WARNING)
+optuna.logging.set_verbosity(optuna.logging.ERROR)  # dlcore says what matters in one line
 
 
 def make_sampler(name: str, seed: int):

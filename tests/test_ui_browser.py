@@ -1,0 +1,62 @@
+"""The MLflow UI as a person sees it: `dlcore ui` on a store with a finished search, the experiment
+page in headless Chromium (Debian's package), the parent run and, expanded, its child runs. The
+screenshot is kept in test-artifacts/ui-experiment.png."""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from dlcore.launch import Backends, run_search
+from dlcore.tracking.store import Store
+from tests.conftest import ROOT
+from tests.search.test_search import tiny_space
+from tests.services import _apt_install, free_port, wait_http
+
+pytestmark = pytest.mark.slow
+CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync"]
+
+
+def chromium() -> str:
+    path = shutil.which("chromium")
+    if path is None and _apt_install("chromium"):
+        path = shutil.which("chromium")
+    if path is None:
+        pytest.skip("Debian's chromium is not installed and could not be installed (apt-get install chromium)")
+    return path
+
+
+def test_experiment_page_shows_the_parent_and_child_runs(tmp_path):
+    sync_playwright = pytest.importorskip("playwright.sync_api", reason="pip install playwright").sync_playwright
+    browser_path = chromium()
+    store = Store(tmp_path / "store")
+    summary = run_search(tiny_space(tmp_path, name="ui-check"), Backends.resolve(store), 4)
+    port = free_port()
+    ui = subprocess.Popen([sys.executable, "-m", "dlcore", "ui", "--port", str(port), "--store", str(store.root)],
+                          cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    artifacts = ROOT / "test-artifacts"
+    artifacts.mkdir(exist_ok=True)
+    try:
+        wait_http(f"http://127.0.0.1:{port}/health", ui)
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=browser_path, args=CHROMIUM_FLAGS)
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            page.goto(f"http://127.0.0.1:{port}/#/experiments/{summary['experiment_id']}/runs")
+            parent = page.get_by_text("search-0+4").first
+            parent.wait_for(timeout=90_000)
+            row = page.locator("[role=row]", has=parent)
+            row.locator("button").first.click()                      # expand the parent run
+            page.get_by_text("trial-3").first.wait_for(timeout=30_000)
+            page.screenshot(path=str(artifacts / "ui-experiment.png"))
+            names = page.locator("[role=gridcell]").all_inner_texts()
+            browser.close()
+        for n in range(4):
+            assert any(f"trial-{n}" in text for text in names), names
+    finally:
+        os.killpg(ui.pid, signal.SIGTERM)
+        ui.wait(timeout=30)
