@@ -32,11 +32,25 @@ from dlcore.tracking.store import Store  # noqa: E402
 from dlcore.tracking.provenance import blas_info  # noqa: E402
 
 
-def one(space, trials: int, track: bool) -> tuple[float, dict]:
+def one(space, trials: int, track: bool, callback: bool = False) -> tuple[float, dict]:
     with tempfile.TemporaryDirectory() as d:
+        store = Store(Path(d))
         start = time.perf_counter()
-        summary = run_search(space, Backends.resolve(Store(Path(d))), trials, track=track)
+        on_trial = None
+        if callback:
+            from optuna_integration.mlflow import MLflowCallback
+
+            on_trial = MLflowCallback(tracking_uri=store.create().tracking_uri, metric_name=space.study.metric)
+        summary = run_search(space, Backends.resolve(store), trials, track=track, on_trial=on_trial)
         return time.perf_counter() - start, summary
+
+
+def has_callback() -> bool:
+    try:
+        import optuna_integration.mlflow  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 def main(argv=None) -> int:
@@ -53,19 +67,30 @@ def main(argv=None) -> int:
     print(f"rerun: {shlex.join([sys.executable, *sys.argv])}")
     print(f"space {args.space}: {args.trials} trials, {args.repeats} repeats (alternating on/off)")
     one(space, 2, True)  # warm-up: imports, first database creation, matplotlib fonts
-    on, off = [], []
+    with_cb = has_callback()
+    if not with_cb:
+        print("optuna-integration's MLflowCallback: skipped (pip install optuna-integration to compare)")
+    on, off, cb = [], [], []
     for r in range(args.repeats):
         t_on, s_on = one(space, args.trials, True)
         t_off, s_off = one(space, args.trials, False)
         on.append(t_on)
         off.append(t_off)
         same = s_on["counts"] == s_off["counts"] and s_on["best_value"] == s_off["best_value"]
-        print(f"  repeat {r + 1}: tracking on {t_on:6.2f} s, off {t_off:6.2f} s, same trials and best value: {same}")
+        line = f"  repeat {r + 1}: dlcore tracking {t_on:6.2f} s, off {t_off:6.2f} s"
+        if with_cb:
+            cb.append(one(space, args.trials, False, callback=True)[0])
+            line += f", MLflowCallback {cb[-1]:6.2f} s"
+        print(f"{line}; same trials and best value: {same}")
     m_on, m_off = statistics.median(on), statistics.median(off)
-    per_trial = (m_on - m_off) / args.trials
-    print(f"median wall time: tracking on {m_on:.2f} s, off {m_off:.2f} s")
-    print(f"tracking overhead: {per_trial * 1000:.0f} ms per trial, {100 * (m_on - m_off) / m_on:.1f}% of the "
-          f"tracked wall time (ratio on/off {m_on / m_off:.2f})")
+    print(f"median wall time: dlcore tracking on {m_on:.2f} s, off {m_off:.2f} s")
+    print(f"dlcore tracking (full curves, artifacts, summary plots): {(m_on - m_off) / args.trials * 1000:.0f} ms "
+          f"per trial, {100 * (m_on - m_off) / m_on:.1f}% of the tracked wall time (ratio on/off {m_on / m_off:.2f})")
+    if with_cb:
+        m_cb = statistics.median(cb)
+        print(f"MLflowCallback (final values only): {(m_cb - m_off) / args.trials * 1000:.0f} ms per trial, "
+              f"{100 * (m_cb - m_off) / m_cb:.1f}% of its wall time; dlcore/callback overhead ratio "
+              f"{(m_on - m_off) / max(m_cb - m_off, 1e-9):.2f}")
     return 0
 
 

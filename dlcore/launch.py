@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
 from .config import ConfigError
@@ -92,13 +93,18 @@ def run_search(space: SearchSpace, backends: Backends, n_trials: int | None = No
         raise ConfigError(f"--workers must be >= 1 (got {workers})")
     objective = Objective(space)                         # loads and checks the data before anything is created
     backends.prepare()
+    # Opening MLflow's store and importing what the summary plots need take seconds: do it meanwhile.
+    warm = ThreadPoolExecutor(1, thread_name_prefix="dlcore-warm-up")
+    tracker_ready = warm.submit(_open_tracker, backends) if track else None
+    warm.submit(report.preload)
+    warm.shutdown(wait=False)
     study = open_study(space, make_storage(backends.storage))
     n = n_trials or space.study.trials
     budget = len(study.trials) + n
     study.set_user_attr("budget", budget)
     tracker = parent = exp_id = None
     if track:
-        tracker = Tracker(backends.tracking_uri, backends.artifact_root)
+        tracker = tracker_ready.result()
         exp_id = tracker.experiment_id(space.study.name)
         parent = tracker.start_run(exp_id, f"search-{len(study.trials)}+{n}", {
             "dlcore.kind": "search", "optuna.study_name": space.study.name, "dlcore.space_source": space.source,
@@ -116,7 +122,7 @@ def run_search(space: SearchSpace, backends: Backends, n_trials: int | None = No
     signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         if workers == 1:
-            work(space, backends, parent, budget, objective=objective, on_trial=on_trial, track=track)
+            work(space, backends, parent, budget, objective=objective, on_trial=on_trial, track=track, tracker=tracker)
         else:
             run_workers(space, backends, parent, workers, budget, on_trial, track)
     except KeyboardInterrupt:
@@ -139,10 +145,11 @@ def run_search(space: SearchSpace, backends: Backends, n_trials: int | None = No
 
 
 def work(space: SearchSpace, backends: Backends, parent: str | None, budget: int, objective=None,
-         on_trial=None, track: bool = True, worker_index: int = 0) -> int:
+         on_trial=None, track: bool = True, worker_index: int = 0, tracker: Tracker | None = None) -> int:
     """Run trials of the study until it holds ``budget`` trials; returns how many this process ran."""
     objective = objective or Objective(space)
-    tracker = Tracker(backends.tracking_uri, backends.artifact_root) if track else None
+    if track and tracker is None:
+        tracker = _open_tracker(backends)
     if tracker is not None:
         exp_id = tracker.experiment_id(space.study.name)
         objective.tracker = SearchTracker(tracker, exp_id, parent, space.study.name, objective)
@@ -213,6 +220,10 @@ def fail_orphans(study, dead_workers: set, tracker: Tracker | None):
             study._storage.set_trial_user_attr(t._trial_id, "state_reason", "worker process died")
             study._storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
             _close_stale_run(tracker)(study, t)
+
+
+def _open_tracker(backends: Backends) -> Tracker:
+    return Tracker(backends.tracking_uri, backends.artifact_root)
 
 
 def _close_stale_run(tracker: Tracker | None):

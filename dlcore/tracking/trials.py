@@ -114,5 +114,4 @@ def log_run(tracker: Tracker, run_id: str, record, params: dict):
         arrays = ({"cost": record.full_costs[0]} if len(record.full_costs) == 1 else
                   {f"cost_fold{f}": c for f, c in enumerate(record.full_costs)})
         tracker.log_arrays(run_id, "curves.npz", **{k: np.asarray(v, dtype=np.float64) for k, v in arrays.items()})
-    tracker.log_dict(run_id, record.config.to_dict(), "run_config.json")
     tracker.end(run_id, "KILLED" if interrupted else STATUS_OF_TRIAL.get(record.state, "FAILED"))
