@@ -137,7 +137,7 @@ class Objective:
     def _train(self, trial, cfg: RunConfig, record: TrialRecord) -> float:
         st = self.space.study
         metric, k = st.metric, len(self.folds)
-        fold_values, fold_curves = [], []
+        fold_values, fold_curves, fold_metrics = [], [], []
         for f, (tr, va) in enumerate(self.folds):
             split = make_split(cfg, self.dataset, tr, va)
             curve = {"steps": [], "val_cost": []}
@@ -158,8 +158,11 @@ class Objective:
             record.form = r.form
             record.full_costs.append(r.costs)
             fold_curves.append((curve["steps"], [float(r.costs[i]) for i in curve["steps"]], curve["val_cost"]))
-            for key, v in out.metrics.items():
-                record.metrics[f"fold{f}_{key}" if k > 1 else key] = v
+            fold_metrics.append(out.metrics)
+            if k == 1:
+                record.metrics.update(out.metrics)
+            else:  # per fold, only what selects (few metric keys keep MLflow fast); means below
+                record.metrics.update({f"fold{f}_{key}": out.metrics[key] for key in dict.fromkeys(("val_cost", metric))})
             if r.status == "diverged":
                 self._set_curves(record, fold_curves)
                 raise optuna.TrialPruned(f"diverged: {r.reason}" + (f" (fold {f})" if k > 1 else ""))
@@ -174,9 +177,8 @@ class Objective:
                     raise optuna.TrialPruned(f"pruned by {st.pruner} pruner after fold {f}")
         self._set_curves(record, fold_curves)
         if k > 1:
-            for key in [m for m in record.metrics if m.startswith("fold0_")]:
-                name = key[len("fold0_"):]
-                record.metrics[name] = float(np.mean([record.metrics[f"fold{f}_{name}"] for f in range(k)]))
+            for key in fold_metrics[0]:
+                record.metrics[key] = float(np.mean([m[key] for m in fold_metrics]))
         return float(np.mean(fold_values))
 
     @staticmethod
