@@ -1,10 +1,12 @@
-"""The ``dlcore`` command line: parse arguments, build configs, call the library.
+"""dlcore: train the course's NumPy nets, search them with Optuna, track them in MLflow, reproduce them.
 
 Examples:
     dlcore train experiments/course/planar.toml --set train.iterations=2000
     dlcore search search_spaces/planar.toml --trials 20
+    dlcore search search_spaces/moons.toml --trials 40 --workers 2
     dlcore best --study planar
     dlcore report --study planar --top 10 --csv planar.csv
+    dlcore reproduce --study planar --evaluate-test --seeds 5
     dlcore ui
 
 The store (Optuna's and MLflow's databases and the artifacts) is ./mlruns unless --store DIR or
