@@ -93,20 +93,35 @@ def test_three_workers_on_postgres_and_a_tracking_server(servers, tmp_path):
     assert p.returncode == 0 and sum(json.loads(p.stdout)["counts"].values()) == 11
 
 
-def wait_for_running_trial(storage, name, timeout=120):
+def wait_for_running_trial(storage, name, proc=None, timeout=180) -> dict:
+    """The first RUNNING trial of study ``name`` that has its MLflow run, read with plain SQL: opening
+    the storage through Optuna would race the search process creating the tables."""
+    import sqlalchemy
+
+    engine = sqlalchemy.create_engine(storage, poolclass=sqlalchemy.pool.NullPool)
+    query = sqlalchemy.text(
+        "SELECT t.trial_id, t.number, a.key, a.value_json FROM trials t JOIN studies s ON t.study_id = s.study_id "
+        "JOIN trial_user_attributes a ON a.trial_id = t.trial_id WHERE s.study_name = :name AND t.state = 'RUNNING'")
     deadline = time.time() + timeout
-    while time.time() < deadline:
-        if storage.startswith("sqlite:///") and not os.path.exists(storage[len("sqlite:///"):]):
+    try:
+        while time.time() < deadline:
+            if proc is not None and proc.poll() is not None:
+                raise AssertionError(f"the search ended before a trial started: {proc.communicate()[1][-2000:]}")
+            if not (storage.startswith("sqlite:///") and not os.path.exists(storage[len("sqlite:///"):])):
+                try:
+                    with engine.connect() as conn:
+                        rows = conn.execute(query, {"name": name}).fetchall()
+                except sqlalchemy.exc.DBAPIError:  # no tables yet
+                    rows = []
+                trials = {}
+                for trial_id, number, key, value in rows:
+                    trials.setdefault(number, {"number": number})[key] = json.loads(value)
+                for t in trials.values():
+                    if "mlflow_run_id" in t and "worker" in t:
+                        return t
             time.sleep(0.2)
-            continue
-        try:
-            study = optuna.load_study(study_name=name, storage=storage)
-            for t in study.get_trials(deepcopy=False):
-                if t.state.name == "RUNNING" and "mlflow_run_id" in t.user_attrs:
-                    return t
-        except Exception:  # noqa: BLE001 -- the study or its tables may not exist yet
-            pass
-        time.sleep(0.2)
+    finally:
+        engine.dispose()
     raise TimeoutError("no trial started")
 
 
@@ -121,17 +136,17 @@ def test_sigkill_of_a_worker_mid_trial(servers, tmp_path, backend):
     proc = subprocess.Popen([sys.executable, "-m", "dlcore", "search", str(space_file(tmp_path, name, 3000)),
                              "--workers", "3", "--trials", "12", "--json", *args], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    victim = wait_for_running_trial(read_storage, name)
-    os.kill(int(victim.user_attrs["worker"].rsplit(":", 1)[1]), signal.SIGKILL)
+    victim = wait_for_running_trial(read_storage, name, proc)
+    os.kill(int(victim["worker"].rsplit(":", 1)[1]), signal.SIGKILL)
     out, err = proc.communicate(timeout=600)
     assert proc.returncode == 0, err
     study = optuna.load_study(study_name=name, storage=read_storage)
     client = MlflowClient(tracking if backend == "postgres" else f"sqlite:///{store / 'mlflow.db'}")
     runs = check_linked(study, client, name, 12)                   # the others finished the budget
-    killed = study.trials[victim.number]
+    killed = study.trials[victim["number"]]
     assert killed.state.name == "FAIL"
-    assert runs[victim.number].info.status in ("FAILED", "KILLED")
-    assert "worker" in runs[victim.number].data.tags["dlcore.state_reason"]
+    assert runs[victim["number"]].info.status in ("FAILED", "KILLED")
+    assert "worker" in runs[victim["number"]].data.tags["dlcore.state_reason"]
     # running search again resumes the study
     p = run_dlcore("search", space_file(tmp_path, name, 200), "--trials", 2, "--json", *args, env=env)
     assert p.returncode == 0, p.stderr
@@ -142,16 +157,16 @@ def test_ctrl_c_ends_the_trial_cleanly_and_closes_the_parent_run(tmp_path):
     store = tmp_path / "store"
     proc = subprocess.Popen([sys.executable, "-m", "dlcore", "search", str(space_file(tmp_path, "intr", 200000)),
                              "--store", str(store)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    trial = wait_for_running_trial(f"sqlite:///{store / 'optuna.db'}", "intr")
+    trial = wait_for_running_trial(f"sqlite:///{store / 'optuna.db'}", "intr", proc)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 130 and "interrupted" in err and "Traceback" not in err
     study = optuna.load_study(study_name="intr", storage=f"sqlite:///{store / 'optuna.db'}")
-    assert study.trials[trial.number].state.name == "FAIL"
+    assert study.trials[trial["number"]].state.name == "FAIL"
     client = MlflowClient(f"sqlite:///{store / 'mlflow.db'}")
     runs = client.search_runs([client.get_experiment_by_name("intr").experiment_id])
     assert runs and not [r for r in runs if r.info.status == "RUNNING"]
-    assert client.get_run(trial.user_attrs["mlflow_run_id"]).info.status == "KILLED"
+    assert client.get_run(trial["mlflow_run_id"]).info.status == "KILLED"
     parent = [r for r in runs if r.data.tags.get("dlcore.kind") == "search"]
     assert len(parent) == 1 and parent[0].info.status == "KILLED"
 
