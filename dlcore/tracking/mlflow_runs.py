@@ -89,19 +89,11 @@ class Tracker:
     def end(self, run_id: str, status: str = "FINISHED"):
         self.client.set_terminated(run_id, status=status)
 
-    def child_runs(self, experiment_id: str, parent_id: str) -> list:
-        return self.client.search_runs([experiment_id], filter_string=f"tags.`{PARENT_TAG}` = '{parent_id}'",
-                                       max_results=50000)
-
     def load_arrays(self, run_id: str, file_name: str) -> dict:
         with tempfile.TemporaryDirectory() as d:
             path = self.client.download_artifacts(run_id, file_name, d)
             with np.load(path, allow_pickle=False) as z:
                 return {k: z[k] for k in z.files}
-
-    def load_json(self, run_id: str, file_name: str) -> dict:
-        with tempfile.TemporaryDirectory() as d:
-            return json.loads(Path(self.client.download_artifacts(run_id, file_name, d)).read_text())
 
 
 def _finite(v) -> bool:
