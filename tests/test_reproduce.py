@@ -116,7 +116,6 @@ def test_changed_data_is_refused_by_fingerprint(tmp_path):
     assert run.data.params["blas_threads"] == "1"
 
 
-@pytest.mark.filterwarnings("ignore:.*type hints:UserWarning")  # MLflow's advice on predict's signature
 def test_pyfunc_model_round_trip_and_locked_test_set(searched, tmp_path):
     store, summary = searched
     p = repro(store, "--study", "repro", "--evaluate-test", "--seeds", "2", "--register", "repro-net", "--json")

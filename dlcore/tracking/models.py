@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import tempfile
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -32,12 +31,10 @@ def log_model(tracker: Tracker, run_id: str, W, b, arch, register: str | None = 
                   "output_activation": arch.output_activation, "relu_grad_at_zero": arch.relu_grad_at_zero}
         mlflow.start_run(run_id=run_id)
         try:
-            with warnings.catch_warnings():
-                warnings.filterwarnings("ignore", message=".*type hints.*")
-                info = mlflow.pyfunc.log_model(
-                    name="model", python_model=str(MODEL_CODE), artifacts={"params": str(params)},
-                    model_config=config, code_paths=[str(PACKAGE)], registered_model_name=register,
-                    pip_requirements=[f"numpy=={np.__version__}", f"mlflow=={mlflow.__version__}"])
+            info = mlflow.pyfunc.log_model(
+                name="model", python_model=str(MODEL_CODE), artifacts={"params": str(params)},
+                model_config=config, code_paths=[str(PACKAGE)], registered_model_name=register,
+                pip_requirements=[f"numpy=={np.__version__}", f"mlflow=={mlflow.__version__}"])
         finally:
             mlflow.end_run()  # closes the run: call last
     return info.model_uri

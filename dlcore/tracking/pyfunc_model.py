@@ -22,7 +22,7 @@ class DlcoreNet(PythonModel):
             self.W = [z[f"W{l}"] for l in range(1, self.arch.L + 1)]
             self.b = [z[f"b{l}"] for l in range(1, self.arch.L + 1)]
 
-    def predict(self, context, model_input, params=None):
+    def predict(self, context, model_input: np.ndarray, params=None):  # a DataFrame works too (np.asarray)
         X = np.asarray(model_input, dtype=self.W[0].dtype)
         if X.ndim != 2 or X.shape[1] != self.arch.layer_dims[0]:
             raise ValueError(f"expected input of shape (m, {self.arch.layer_dims[0]}), got {X.shape}")
