@@ -31,7 +31,6 @@ class Logged:
     fingerprint: str
     folds: int
     curves: list               # per fold, J at every iteration run
-    metric: str | None         # the search's metric, when the run is a trial
     complete: bool
     state: str
 
@@ -67,7 +66,7 @@ def read_run(tracker: Tracker, run_id: str, allow_incomplete: bool = False) -> L
     folds = int(params.get("folds", 1))
     curves = [arrays["cost"]] if "cost" in arrays else [arrays[f"cost_fold{f}"] for f in range(len(arrays))]
     return Logged(run_id, run.info.experiment_id, cfg, params["data_fingerprint"], folds, curves,
-                  params.get("metric"), complete, state)
+                  complete, state)
 
 
 def compare(new: list, old: list, rtol: float | None = None) -> dict:
@@ -126,7 +125,7 @@ def reproduce(tracker: Tracker, logged: Logged, rtol: float | None = None, evalu
     refit_cfg = replace(logged.config, train=replace(logged.config.train, form="auto"))
     final = train_run(refit_cfg, make_split(refit_cfg, dataset, np.arange(dataset.Y.shape[1]), None),
                       evaluate_test=evaluate_test)
-    out["refit"] = {k: v for k, v in final.metrics.items()}
+    out["refit"] = dict(final.metrics)
     if seeds:
         seed_list = [derive_seed(logged.config.model.seed, j) for j in range(1, seeds + 1)]
         out["seeds"] = seed_study(logged.config, dataset, folds, seed_list, evaluate_test)
