@@ -24,6 +24,7 @@ import sys
 import time
 
 from . import __version__
+from .interrupt import interruptible
 from .config import ConfigError, load_run_config
 from .progress import Progress
 
@@ -388,7 +389,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return args.func(args)
+        with interruptible():
+            return args.func(args)
     except (CliError, ConfigError, ValueError, OSError) as e:
         print(f"dlcore: error: {e}", file=sys.stderr)
         return 2

@@ -17,6 +17,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
+from . import interrupt
 from .config import ConfigError
 from .search import report
 from .search.budget import BudgetExhausted, enforce_budget, lock_for
@@ -118,25 +119,23 @@ def run_search(space: SearchSpace, backends: Backends, n_trials: int | None = No
     for params in space.enqueue:
         study.enqueue_trial(params, skip_if_exists=True)
     status = "FINISHED"
-    previous = signal.getsignal(signal.SIGTERM)
-    signal.signal(signal.SIGTERM, _raise_interrupt)
-    try:
-        if workers == 1:
-            work(space, backends, parent, budget, objective=objective, on_trial=on_trial, track=track, tracker=tracker)
-        else:
-            run_workers(space, backends, parent, workers, budget, on_trial, track)
-    except KeyboardInterrupt:
-        status = "KILLED"
-        raise
-    except BaseException:
-        status = "FAILED"
-        raise
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-        if track:
-            objective.tracker and objective.tracker.flush()
-            summary = summarize(study, tracker, parent, top_k)
-            tracker.end(parent, status)
+    with interrupt.interruptible():  # Ctrl-C and SIGTERM end the search cleanly, never lost
+        try:
+            if workers == 1:
+                work(space, backends, parent, budget, objective=objective, on_trial=on_trial, track=track, tracker=tracker)
+            else:
+                run_workers(space, backends, parent, workers, budget, on_trial, track)
+        except KeyboardInterrupt:
+            status = "KILLED"
+            raise
+        except BaseException:
+            status = "FAILED"
+            raise
+        finally:
+            if track:
+                objective.tracker and objective.tracker.flush()
+                summary = summarize(study, tracker, parent, top_k)
+                tracker.end(parent, status)
     if not track:
         summary = study_summary(study)
     summary.update(storage=redact(backends.storage), tracking_uri=backends.tracking_uri if track else None,
@@ -167,6 +166,7 @@ def work(space: SearchSpace, backends: Backends, parent: str | None, budget: int
         ran[0] += 1
         if on_trial:
             on_trial(s, t)
+        interrupt.check()
 
     try:
         study.optimize(objective, catch=(Exception,), callbacks=[counted])
@@ -195,6 +195,7 @@ def run_workers(space, backends: Backends, parent, workers: int, budget: int, on
         while any(p.poll() is None for p in procs):
             time.sleep(0.5)
             seen = _progress(study, seen, on_trial)
+            interrupt.check()
     except KeyboardInterrupt:
         for p in procs:
             if p.poll() is None:
@@ -312,10 +313,6 @@ def track_train(outcome, steps, val_costs, backends: Backends, experiment: str) 
 
 
 _STATE_OF_STATUS = {"completed": "COMPLETE", "stopped": "COMPLETE", "diverged": "PRUNED"}
-
-
-def _raise_interrupt(signum, frame):
-    raise KeyboardInterrupt
 
 
 __all__ = ["Backends", "join_study", "run_search", "summarize", "track_train", "with_overrides", "work"]

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from . import nn
+from . import interrupt, nn
 from .config import RunConfig
 from .data import Dataset, kfold_indices, load, split_indices
 
@@ -81,7 +81,8 @@ def check_labels(cfg: RunConfig, dataset: Dataset):
 
 def train_run(cfg: RunConfig, split: Split | None = None, on_step=None, every: int = 100,
               evaluate_test: bool = False) -> RunOutcome:
-    """Train one run; ``split`` may be given (folds, or data already loaded) to skip loading."""
+    """Train one run; ``split`` may be given (folds, or data already loaded) to skip loading. Every
+    ``every`` iterations a pending Ctrl-C is raised (``dlcore.interrupt``), then ``on_step`` is called."""
     if split is None:
         dataset = load_dataset(cfg)
         check_labels(cfg, dataset)
@@ -90,9 +91,13 @@ def train_run(cfg: RunConfig, split: Split | None = None, on_step=None, every: i
     dtype = np.dtype(cfg.train.dtype)
     W, b = nn.initialize(arch.layer_dims, cfg.model.init, cfg.model.init_scale,
                          np.random.RandomState(cfg.model.seed), dtype=dtype)
+    def step(i, costs, val):
+        interrupt.check()
+        return None if on_step is None else on_step(i, costs, val)
+
     with threadpool_limits(limits=cfg.blas_threads, user_api="blas"):  # the thread count is part of the run
         result = nn.gradient_descent(split.X, split.Y, W, b, arch, cfg.train.learning_rate, cfg.train.iterations,
-                                     on_step=on_step, every=every, X_val=split.X_val, Y_val=split.Y_val,
+                                     on_step=step, every=every, X_val=split.X_val, Y_val=split.Y_val,
                                      form=cfg.train.form)
     metrics = evaluate(result.W, result.b, arch, split.X, split.Y, "train")
     if split.X_val is not None:

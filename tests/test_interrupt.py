@@ -1,0 +1,55 @@
+"""Ctrl-C is never lost: an interrupt that Python swallows (raised inside a ``__del__`` or weakref
+callback, as SQLAlchemy's GC hooks run during a search) is raised again by the training loop."""
+from __future__ import annotations
+
+import os
+import signal
+import sys
+
+import pytest
+
+from dlcore import interrupt
+from dlcore.config import load_run_config
+from dlcore.runner import train_run
+from tests.conftest import ROOT
+
+PLANAR = ROOT / "experiments" / "course" / "planar.toml"
+
+
+class GcHook:
+    """Receives SIGINT while Python runs its finaliser, where the KeyboardInterrupt is ignored."""
+
+    def __del__(self):
+        os.kill(os.getpid(), signal.SIGINT)
+
+
+def test_a_swallowed_interrupt_still_stops_training(monkeypatch):
+    cfg = load_run_config(PLANAR, ["train.iterations=5000"])
+    steps, ignored = [], []
+    monkeypatch.setattr(sys, "unraisablehook", lambda u: ignored.append(u.exc_type))
+    with interrupt.interruptible():
+        GcHook()  # the interrupt raised in __del__ goes to sys.unraisablehook ("Exception ignored") and is lost
+        assert ignored == [KeyboardInterrupt]
+        with pytest.raises(KeyboardInterrupt):
+            train_run(cfg, on_step=lambda i, costs, val: steps.append(i), every=100)
+    assert steps == []  # raised at the first callback, before the caller's on_step
+    assert not interrupt.requested()  # leaving the block forgets it
+
+
+def test_without_an_interrupt_training_runs_to_the_end():
+    cfg = load_run_config(PLANAR, ["train.iterations=300"])
+    with interrupt.interruptible():
+        out = train_run(cfg, every=100)
+    assert out.result.status == "completed" and len(out.result.costs) == 300
+
+
+def test_blocks_nest_and_restore_the_previous_handlers():
+    before = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+    with interrupt.interruptible():
+        inner = signal.getsignal(signal.SIGINT)
+        with interrupt.interruptible():
+            assert signal.getsignal(signal.SIGINT) is inner
+        with pytest.raises(KeyboardInterrupt):
+            os.kill(os.getpid(), signal.SIGTERM)
+        assert interrupt.requested()
+    assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == before
