@@ -15,7 +15,7 @@ $(VENV)/.installed: pyproject.toml
 
 demo: $(VENV)/.installed
 	$(BIN)/dlcore search search_spaces/planar.toml
-	@echo "browse the runs: make ui   (or $(BIN)/dlcore ui, then open http://127.0.0.1:5000)"
+	@echo "from this checkout: make ui  (or $(BIN)/dlcore ui), then open http://127.0.0.1:5000"
 
 ui: $(VENV)/.installed
 	$(BIN)/dlcore ui

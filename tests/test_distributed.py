@@ -125,6 +125,36 @@ def wait_for_running_trial(storage, name, proc=None, timeout=180) -> dict:
     raise TimeoutError("no trial started")
 
 
+def trial_state(storage, name, number) -> str:
+    import sqlalchemy
+
+    engine = sqlalchemy.create_engine(storage, poolclass=sqlalchemy.pool.NullPool)
+    try:
+        with engine.connect() as conn:
+            return conn.execute(sqlalchemy.text(
+                "SELECT t.state FROM trials t JOIN studies s ON t.study_id = s.study_id "
+                "WHERE s.study_name = :name AND t.number = :number"), {"name": name, "number": number}).scalar_one()
+    finally:
+        engine.dispose()
+
+
+def kill_mid_trial(storage, name, proc) -> dict:
+    """SIGKILL the worker of a RUNNING trial. The worker is stopped (SIGSTOP) first and killed only if its
+    trial is still RUNNING then, so a trial that ends between the look and the kill cannot fool the test."""
+    while True:
+        victim = wait_for_running_trial(storage, name, proc)
+        pid = int(victim["worker"].rsplit(":", 1)[1])
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            running = trial_state(storage, name, victim["number"]) == "RUNNING"
+        except Exception:  # noqa: BLE001 -- e.g. SQLite locked by the stopped worker: look again
+            running = False
+        if running:
+            os.kill(pid, signal.SIGKILL)
+            return victim
+        os.kill(pid, signal.SIGCONT)
+
+
 @pytest.mark.parametrize("backend", ["postgres", "embedded"])
 def test_sigkill_of_a_worker_mid_trial(servers, tmp_path, backend):
     storage, tracking = servers
@@ -136,8 +166,7 @@ def test_sigkill_of_a_worker_mid_trial(servers, tmp_path, backend):
     proc = subprocess.Popen([sys.executable, "-m", "dlcore", "search", str(space_file(tmp_path, name, 3000)),
                              "--workers", "3", "--trials", "12", "--json", *args], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    victim = wait_for_running_trial(read_storage, name, proc)
-    os.kill(int(victim["worker"].rsplit(":", 1)[1]), signal.SIGKILL)
+    victim = kill_mid_trial(read_storage, name, proc)
     out, err = proc.communicate(timeout=600)
     assert proc.returncode == 0, err
     study = optuna.load_study(study_name=name, storage=read_storage)
