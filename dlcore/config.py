@@ -10,6 +10,7 @@ A run config file has three sections:
 """
 from __future__ import annotations
 
+import math
 import os
 import tomllib
 from dataclasses import MISSING, asdict, dataclass, field, fields, replace
@@ -34,7 +35,15 @@ def spec(default=MISSING, *, kind, check=None, rule="", choices=None, doc=""):
 
 
 def positive(v):
-    return v > 0
+    return math.isfinite(v) and v > 0
+
+
+def non_negative(v):
+    return math.isfinite(v) and v >= 0
+
+
+def seed_range(v):
+    return 0 <= v < 2**32
 
 
 def fraction(v):
@@ -49,10 +58,13 @@ class DataConfig:
                                       doc="held out of the training set, stratified")
     test_fraction: float = spec(0.0, kind=float, check=fraction, rule="must be in [0, 1)",
                                 doc="test split carved out for datasets that have none")
-    split_seed: int = spec(0, kind=int, doc="seed of the validation and test splits")
+    split_seed: int = spec(0, kind=int, check=seed_range, rule="must be in [0, 2**32)",
+                           doc="seed of the validation and test splits")
     n_samples: int | None = spec(None, kind=int, check=lambda v: v >= 4, rule="must be >= 4", doc="generated sets")
-    noise: float | None = spec(None, kind=float, check=lambda v: v >= 0, rule="must be >= 0", doc="generated sets")
-    seed: int | None = spec(None, kind=int, doc="seed of a generated set (planar: 1, the course's)")
+    noise: float | None = spec(None, kind=float, check=non_negative, rule="must be finite and >= 0",
+                                doc="generated sets")
+    seed: int | None = spec(None, kind=int, check=seed_range, rule="must be in [0, 2**32)",
+                            doc="seed of a generated set (planar: 1, the course's)")
     label_column: str | None = spec(None, kind=str, doc="csv: the label column (default 'label' or the last)")
 
 
@@ -63,15 +75,15 @@ class ModelConfig:
     hidden_activation: str = spec("relu", kind=str, choices=HIDDEN_ACTIVATIONS)
     output_activation: str = spec("sigmoid", kind=str, choices=OUTPUT_ACTIVATIONS)
     init: str = spec("constant", kind=str, choices=tuple(INIT_SCHEMES), doc="W[l] = randn * factor")
-    init_scale: float = spec(0.01, kind=float, check=positive, rule="must be > 0")
+    init_scale: float = spec(0.01, kind=float, check=positive, rule="must be finite and > 0")
     relu_grad_at_zero: int = spec(1, kind=int, choices=(0, 1), doc="ReLU'(0): notes 1, course code 0")
-    seed: int = spec(1, kind=int, check=lambda v: 0 <= v < 2**32, rule="must be in [0, 2**32)",
+    seed: int = spec(1, kind=int, check=seed_range, rule="must be in [0, 2**32)",
                      doc="RandomState seed of the initial weights")
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    learning_rate: float = spec(0.0075, kind=float, check=positive, rule="must be > 0", doc="alpha")
+    learning_rate: float = spec(0.0075, kind=float, check=positive, rule="must be finite and > 0", doc="alpha")
     iterations: int = spec(2500, kind=int, check=positive, rule="must be >= 1")
     dtype: str = spec("float64", kind=str, choices=("float64", "float32"))
     form: str = spec("auto", kind=str, choices=FORMS, doc="first layer: direct, dual, or the cheaper")
@@ -106,6 +118,8 @@ class RunConfig:
             section, key, value = parse_assignment(item, where)
             if section not in d:
                 raise ConfigError(f"{where}: unknown section {section!r} in {item!r} (sections: data, model, train)")
+            if (section, key) == ("data", "path") and isinstance(value, str):
+                value = str(Path(value).expanduser().absolute())  # logged as absolute: reproducible from anywhere
             d[section][key] = value
         return RunConfig.from_dict(d, where)
 

@@ -30,16 +30,27 @@ def test_overrides_parse_toml_values():
     assert cfg.model.hidden_units == [5, 3] and cfg.train.learning_rate == 1.0 and cfg.model.init == "he"
 
 
+def test_a_relative_path_given_with_set_is_kept_absolute(tmp_path, monkeypatch):
+    """Logged configs must reproduce from any directory: --set data.path=d.csv means ./d.csv now."""
+    monkeypatch.chdir(tmp_path)
+    cfg = RunConfig().with_overrides(["data.name=csv", "data.path=d.csv"])
+    assert cfg.data.path == str(tmp_path / "d.csv")
+
+
 @pytest.mark.parametrize("text,message", [
     ("[model]\nhidden_units = [4, 0]", r"model.hidden_units must hold whole numbers >= 1 \(got \[4, 0\]\)"),
     ("[model]\nhidden_units = 4", r"model.hidden_units must be a list of whole numbers \(got 4\)"),
-    ("[train]\nlearning_rate = -0.1", r"train.learning_rate must be > 0 \(got -0.1\)"),
+    ("[train]\nlearning_rate = -0.1", r"train.learning_rate must be finite and > 0 \(got -0.1\)"),
     ("[train]\nlearning_rate = 'fast'", r"train.learning_rate must be a number \(got 'fast'\)"),
     ("[train]\niterations = 1.5", r"train.iterations must be a whole number \(got 1.5\)"),
     ("[train]\ndtype = 'float16'", r"train.dtype must be one of 'float64', 'float32' \(got 'float16'\)"),
     ("[model]\nhidden_activation = 'gelu'", r"model.hidden_activation must be one of"),
     ("[model]\nrelu_grad_at_zero = 0.5", r"model.relu_grad_at_zero must be a whole number"),
-    ("[model]\ninit_scale = 0", r"model.init_scale must be > 0"),
+    ("[model]\ninit_scale = 0", r"model.init_scale must be finite and > 0"),
+    ("[train]\nlearning_rate = inf", r"train.learning_rate must be finite and > 0 \(got inf\)"),
+    ("[data]\nsplit_seed = -5", r"data.split_seed must be in \[0, 2\*\*32\) \(got -5\)"),
+    ("[data]\nname = \"moons\"\nseed = 4294967296", r"data.seed must be in \[0, 2\*\*32\)"),
+    ("[data]\nname = \"moons\"\nnoise = inf", r"data.noise must be finite and >= 0"),
     ("[data]\nname = 'mnist'", r"data.name must be one of"),
     ("[data]\nvalidation_fraction = 1.0", r"data.validation_fraction must be in \[0, 1\)"),
     ("[data]\nnmae = 'cat'", r"unknown key data.nmae"),

@@ -1,6 +1,6 @@
 """dlcore.nn: the course's L-layer network in pure NumPy (imports numpy only; no I/O)."""
 from .activations import ACTIVATIONS, HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
-from .checks import check_xy
+from .checks import check_params, check_x, check_xy
 from .gradcheck import gradient_check
 from .init import SCHEMES as INIT_SCHEMES, initialize
 from .metrics import accuracy, balanced_accuracy, mean_squared_error, r2_score
@@ -9,7 +9,8 @@ from .train import FORMS, TrainResult, Validation, choose_form, gradient_descent
 
 __all__ = [
     "ACTIVATIONS", "HIDDEN_ACTIVATIONS", "OUTPUT_ACTIVATIONS", "INIT_SCHEMES", "FORMS",
-    "Architecture", "TrainResult", "Validation", "accuracy", "backward", "balanced_accuracy", "check_xy",
+    "Architecture", "TrainResult", "Validation", "accuracy", "backward", "balanced_accuracy", "check_params",
+    "check_x", "check_xy",
     "choose_form", "cost", "forward", "gradient_check", "gradient_descent", "initialize",
     "mean_squared_error", "predict", "predict_proba", "r2_score",
 ]

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .checks import check_params, check_xy
 from .model import backward, cost, forward
 
 
@@ -17,6 +18,8 @@ def gradient_check(W, b, X, Y, arch, eps: float = 1e-7) -> float:
     g is the backward pass's gradient; g_approx[i] = (J(theta + eps e_i) - J(theta - eps e_i)) / (2 eps).
     Below 1e-7 the backward pass is right (in float64). ``W`` and ``b`` are perturbed and restored.
     """
+    check_params(W, b, arch.layer_dims)
+    check_xy(X, Y, arch.output_activation, n_x=arch.layer_dims[0], n_y=arch.layer_dims[-1])
     Zs, As = forward(W, b, X, arch)
     dW, db, _ = backward(W, Zs, As, X, Y, arch)
     grad, approx = [], []

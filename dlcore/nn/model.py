@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import activations
+from .checks import check_params, check_x
 
 
 @dataclass(frozen=True)
@@ -114,6 +115,8 @@ def backward(W, Zs, As, X, Y, arch: Architecture, need_dW1: bool = True):
 
 def predict_proba(W, b, X, arch: Architecture):
     """A[L] (n[L], m): probabilities for a sigmoid output, values for a linear one."""
+    check_params(W, b, arch.layer_dims)
+    check_x(X, arch.layer_dims[0])
     return forward(W, b, X, arch)[1][-1]
 
 

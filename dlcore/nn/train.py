@@ -19,6 +19,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .checks import check_params, check_xy
 from .model import Architecture, backward, cost, forward
 
 FORMS = ("auto", "direct", "dual")
@@ -115,6 +116,17 @@ def gradient_descent(X, Y, W, b, arch: Architecture, learning_rate: float, itera
     """
     if form not in FORMS:
         raise ValueError(f"form must be one of {FORMS} (got {form!r})")
+    dims = arch.layer_dims
+    check_params(W, b, dims)
+    check_xy(X, Y, arch.output_activation, n_x=dims[0], n_y=dims[-1])
+    if (X_val is None) != (Y_val is None):
+        raise ValueError("X_val and Y_val come together: give both or neither")
+    if X_val is not None:
+        check_xy(X_val, Y_val, arch.output_activation, n_x=dims[0], n_y=dims[-1], name="validation X")
+    if not (np.isfinite(learning_rate) and learning_rate > 0):
+        raise ValueError(f"learning_rate must be a positive finite number (got {learning_rate!r})")
+    if int(iterations) != iterations or iterations < 1 or int(every) != every or every < 1:
+        raise ValueError(f"iterations and every must be integers >= 1 (got {iterations!r}, {every!r})")
     m = X.shape[1]
     if form == "auto":
         form = choose_form(X.shape[0], m, arch.layer_dims[1], iterations)
