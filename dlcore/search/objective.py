@@ -106,17 +106,18 @@ class Objective:
         return replace(base, model=model, train=train)
 
     def __call__(self, trial) -> float:
-        params = self.suggest(trial)
         seed = derive_seed(self.space.study.seed, trial.number)
         trial.set_user_attr("seed", seed)
         if self.worker:
             trial.set_user_attr("worker", self.worker)
-        cfg = self.config_for(params, seed)
-        n_x = self.dataset.X.shape[0]
-        record = TrialRecord(trial.number, params, cfg, (n_x, *cfg.model.hidden_units, self.dataset.Y.shape[0]))
-        if self.tracker is not None:
+        cfg = self.config_for({}, seed)
+        record = TrialRecord(trial.number, {}, cfg, self._layer_dims(cfg))
+        if self.tracker is not None:  # the run exists from the start: even a trial that fails to sample has one
             self.tracker.start(trial, record)
         try:
+            record.params = self.suggest(trial)
+            record.config = cfg = self.config_for(record.params, seed)
+            record.layer_dims = self._layer_dims(cfg)
             record.value = self._train(trial, cfg, record)
             record.state = "COMPLETE"
             return record.value
@@ -133,6 +134,9 @@ class Objective:
         finally:
             if self.tracker is not None:
                 self.tracker.finish(record)
+
+    def _layer_dims(self, cfg: RunConfig) -> tuple:
+        return (self.dataset.X.shape[0], *cfg.model.hidden_units, self.dataset.Y.shape[0])
 
     def _train(self, trial, cfg: RunConfig, record: TrialRecord) -> float:
         st = self.space.study
@@ -161,8 +165,8 @@ class Objective:
             fold_metrics.append(out.metrics)
             if k == 1:
                 record.metrics.update(out.metrics)
-            else:  # per fold, only what selects (few metric keys keep MLflow fast); means below
-                record.metrics.update({f"fold{f}_{key}": out.metrics[key] for key in dict.fromkeys(("val_cost", metric))})
+            else:  # every final per fold (one batch all the same); means below
+                record.metrics.update({f"fold{f}_{key}": v for key, v in out.metrics.items()})
             if r.status == "diverged":
                 self._set_curves(record, fold_curves)
                 raise optuna.TrialPruned(f"diverged: {r.reason}" + (f" (fold {f})" if k > 1 else ""))

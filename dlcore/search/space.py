@@ -13,6 +13,8 @@ samples ``n_units_l1 .. n_units_l{L-1}`` for its hidden layers (L = 1 is logisti
 """
 from __future__ import annotations
 
+import math
+
 import re
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -181,6 +183,10 @@ def parse_range(value, kind, what: str) -> Range:
     return Range(low, high, log)
 
 
+# Upper bounds that keep a typo from building an absurd net (L = 500000 hangs, it does not fail).
+LIMITS = {"n_layers": 50, "n_units": 100_000}
+
+
 def validate(s: SearchSpace):
     """Cross-field rules; raises ConfigError (without the file name: callers add it)."""
     sp, out = s.space, s.base.model.output_activation
@@ -188,14 +194,24 @@ def validate(s: SearchSpace):
         r = getattr(sp, key)
         if not isinstance(r, Range):
             continue
+        if not (math.isfinite(r.low) and math.isfinite(r.high)):
+            raise ConfigError(f"space.{key} must have finite bounds (got low = {r.low}, high = {r.high})")
         if r.low > r.high:
             raise ConfigError(f"space.{key}.low must be <= high (got {r.low} > {r.high})")
+        if key in LIMITS and r.high > LIMITS[key]:
+            raise ConfigError(f"space.{key}.high must be <= {LIMITS[key]} (got {r.high})")
         if (r.log or key in ("learning_rate", "init_scale")) and r.low <= 0:
             raise ConfigError(f"space.{key}.low must be > 0 (got {r.low})")
         if key in ("n_layers", "n_units", "iterations") and r.low < 1:
             raise ConfigError(f"space.{key}.low must be >= 1 (got {r.low})")
     if sp.n_layers is not None and sp.n_layers.high > 1 and sp.n_units is None:
         raise ConfigError("space.n_units is needed when space.n_layers allows hidden layers")
+    if sp.n_units is not None and sp.n_layers is None and not s.base.model.hidden_units:
+        raise ConfigError("space.n_units searches nothing: model.hidden_units is empty and space.n_layers is "
+                          "not searched (search n_layers, or give model.hidden_units to fix L)")
+    if not s.param_names(None):
+        raise ConfigError("[space] searches nothing: give at least one of "
+                          + ", ".join(f.name for f in fields(Space)) + " as a range or choices")
     classification = s.study.metric in ("val_accuracy", "val_balanced_accuracy")
     if classification and out != "sigmoid":
         raise ConfigError(f"study.metric {s.study.metric!r} needs model.output_activation 'sigmoid' (got {out!r})")

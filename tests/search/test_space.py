@@ -69,6 +69,11 @@ BAD = [
     (GOOD.replace("[space]", "[space]\niterations = 0"), r"space.iterations must be >= 1"),
     ("[study\nname='x'", "not valid TOML"),
     (GOOD.replace('[study]\nname = "t"', '[study]\nname = "t"\ntrials = 0'), r"study.trials must be >= 1 \(got 0\)"),
+    (GOOD.replace("high = 1.0", "high = inf"), r"space.learning_rate must have finite bounds \(got low = 0.01, high = inf\)"),
+    (GOOD.replace("low = 1, high = 3", "low = 1, high = 1000000"), r"space.n_layers.high must be <= 50 \(got 1000000\)"),
+    (GOOD.split("[space]")[0] + "[space]\n", r"\[space\] searches nothing"),
+    (GOOD.split("[space]")[0] + "[space]\niterations = 500\n", r"\[space\] searches nothing"),
+    (GOOD.replace("n_layers = { low = 1, high = 3 }\n", ""), r"space.n_units searches nothing: model.hidden_units is empty"),
 ]
 
 
