@@ -10,7 +10,7 @@ import urllib.request
 
 import pytest
 
-from tests.conftest import ROOT, run_dlcore
+from tests.conftest import run_dlcore
 from tests.search.test_space import BAD
 
 
@@ -19,7 +19,7 @@ def planar_search(tmp_path_factory):
     """The issue's check: in an empty directory, 20 trials of the shipped planar space."""
     cwd = tmp_path_factory.mktemp("empty")
     env = {"DLCORE_STORE": ""}  # the default ./mlruns of the working directory
-    p = run_dlcore("search", ROOT / "search_spaces" / "planar.toml", "--trials", 20, "--json", cwd=cwd, env=env)
+    p = run_dlcore("search", "search_spaces/planar.toml", "--trials", 20, "--json", cwd=cwd, env=env)
     assert p.returncode == 0, p.stderr
     return cwd, json.loads(p.stdout)
 

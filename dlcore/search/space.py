@@ -100,9 +100,27 @@ RANGE_KINDS = {"learning_rate": float, "n_layers": int, "n_units": int, "init_sc
 CHOICES = {"init": tuple(INIT_SCHEMES), "hidden_activation": HIDDEN_ACTIVATIONS}
 
 
+SHIPPED = Path(__file__).resolve().parents[2] / "search_spaces"  # beside the package in a checkout
+
+
+def resolve_space_path(path) -> Path:
+    """``path`` if it exists; else the space shipped with dlcore that it names, relative to the checkout
+    (``search_spaces/planar.toml``) or by name (``planar``), so the shipped spaces work from any
+    directory; else ``path`` (and reading it says it is missing)."""
+    p = Path(path)
+    if p.exists() or p.is_absolute():
+        return p
+    candidates = [SHIPPED.parent / p]
+    if len(p.parts) == 1 and not p.suffix:
+        candidates.append(SHIPPED / f"{p}.toml")
+    return next((c for c in candidates if c.is_file()), p)
+
+
 def load_space(path) -> SearchSpace:
-    """Read and validate a space file; raises ConfigError naming the file, key and value."""
-    doc = read_toml(Path(path))
+    """Read and validate a space file (see ``resolve_space_path``); raises ConfigError naming the file,
+    key and value."""
+    path = resolve_space_path(path)
+    doc = read_toml(path)
     data = doc.get("data")
     if isinstance(data, dict) and isinstance(data.get("path"), str):
         data["path"] = absolute_from(path, data["path"])

@@ -29,6 +29,17 @@ def test_shipped_spaces_load():
     assert cat.study.folds == 5 and cat.study.metric == "val_balanced_accuracy" and cat.direction == "maximize"
 
 
+def test_shipped_spaces_are_found_from_any_directory(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert load_space("search_spaces/planar.toml").study.name == "planar"
+    assert load_space("moons").study.name == "moons"
+    (tmp_path / "search_spaces").mkdir()
+    (tmp_path / "search_spaces" / "planar.toml").write_text(GOOD)  # a file here wins over the shipped one
+    assert load_space("search_spaces/planar.toml").study.name == "t"
+    with pytest.raises(ConfigError, match="nope.toml: no such file"):
+        load_space("nope.toml")
+
+
 def test_space_can_be_built_in_python():
     s = SearchSpace(StudySettings(name="py", metric="val_accuracy"),
                     RunConfig().with_overrides(["data.validation_fraction=0.2"]),
