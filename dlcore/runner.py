@@ -12,7 +12,7 @@ from threadpoolctl import threadpool_limits
 
 from . import interrupt, nn
 from .config import RunConfig
-from .data import Dataset, kfold_indices, load, split_indices
+from .data import Dataset, check_holdout, check_kfold, kfold_indices, load, split_indices
 
 
 @dataclass
@@ -42,11 +42,16 @@ def load_dataset(cfg: RunConfig) -> Dataset:
 
 def folds_for(cfg: RunConfig, dataset: Dataset, k: int = 1) -> list:
     """(train, validation) index pairs: k stratified folds when k >= 2, else one hold-out of
-    ``validation_fraction`` (validation None when it is 0). Seeded by ``data.split_seed``."""
+    ``validation_fraction`` (validation None when it is 0). Seeded by ``data.split_seed``. A split that
+    would leave a validation part empty, or a training part without a class, is refused (DataError)."""
     if k >= 2:
+        check_kfold(dataset.Y, k, f"{dataset.source}: study.folds = {k}")
         return kfold_indices(dataset.Y, k, cfg.data.split_seed)
-    if cfg.data.validation_fraction > 0:
-        return [split_indices(dataset.Y, cfg.data.validation_fraction, cfg.data.split_seed)]
+    fraction = cfg.data.validation_fraction
+    if fraction > 0:
+        train, val = split_indices(dataset.Y, fraction, cfg.data.split_seed)
+        check_holdout(dataset.Y, train, val, f"{dataset.source}: data.validation_fraction = {fraction:g}")
+        return [(train, val)]
     return [(np.arange(dataset.Y.shape[1]), None)]
 
 

@@ -30,7 +30,19 @@ def files(tmp_path_factory):
     (d / "labels.csv").write_text("a,label\n1,0\n2,2\n3,1\n")
     (d / "nan.csv").write_text("a,label\n1,0\n,1\n3,1\n")
     np.savez(d / "noy.npz", X=np.zeros((3, 2)))
+    (d / "header.csv").write_text("a,label\n")
+    (d / "one.csv").write_text("a,label\n1,0\n")
+    (d / "few.csv").write_text("a,label\n" + "".join(f"{i},{int(i >= 6)}\n" for i in range(8)))
+    space = "[study]\nname = 'x'\nfolds = {folds}\n[data]\nname = 'csv'\npath = '{path}'\n" \
+            "validation_fraction = 0.2\n[space]\nlearning_rate = {{ low = 0.1, high = 1 }}\n"
+    (d / "header.toml").write_text(space.format(folds=0, path="header.csv"))
+    (d / "twofold.toml").write_text(space.format(folds=3, path="few.csv"))
     return d, store
+
+
+def listing(d):
+    """Every path under the files folder: a refusal creates none."""
+    return sorted(str(p.relative_to(d)) for p in d.rglob("*"))
 
 
 def counts(store):
@@ -68,18 +80,28 @@ CASES = [  # (arguments, with {d} for the files folder, text the error must hold
     (["reproduce", "--run-id", "feedfacefeedface"], "no MLflow run 'feedfacefeedface'"),
     (["reproduce", "--run-id", "x", "--study", "keep"], "give exactly one of --run-id ID or --study NAME"),
     (["best", "--study", "keep", "--storage", "sqlite:////nonexistent/dir/optuna.db"], "cannot open Optuna storage"),
+    # data that leaves nothing to train or validate on
+    (["train", str(PLANAR), "--set", "data.name='csv'", "--set", "data.path='{d}/header.csv'"], "header.csv: no data rows"),
+    (["search", "{d}/header.toml"], "header.csv: no data rows"),
+    (["train", str(PLANAR), "--set", "data.name='csv'", "--set", "data.path='{d}/one.csv'",
+      "--set", "data.validation_fraction=0.2"],
+     "one.csv: data.validation_fraction = 0.2 of 1 example(s) leaves the validation split empty"),
+    (["train", str(PLANAR), "--set", "data.name='csv'", "--set", "data.path='{d}/one.csv'",
+      "--set", "data.test_fraction=0.5"], "one.csv: data.test_fraction = 0.5 of 1 example(s) leaves the test split empty"),
+    (["search", "{d}/twofold.toml"], "few.csv: study.folds = 3 needs at least 3 examples of each class; class 1 has 2 (of 8"),
 ]
 
 
 @pytest.mark.parametrize("args,message", CASES, ids=[" ".join(a)[:60] for a, _ in CASES])
 def test_bad_input(files, args, message):
     d, store = files
-    before = counts(store)
+    before, paths = counts(store), listing(d)
     p = run_dlcore(*[a.format(d=d) for a in args], env={"DLCORE_STORE": str(store.root)}, timeout=120)
     assert p.returncode != 0
-    assert message in p.stderr, p.stderr
+    assert message.format(d=d) in p.stderr, p.stderr
     assert len(p.stderr.strip().splitlines()) == 1 and "Traceback" not in p.stderr
     assert counts(store) == before
+    assert listing(d) == paths
 
 
 def test_at_least_twenty_cases():

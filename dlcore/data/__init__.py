@@ -1,5 +1,6 @@
 """dlcore.data: datasets as (X (n_x, m), Y (1, m)), seeded stratified splits and fingerprints."""
 from .datasets import DATASETS, DataError, Dataset, fingerprint, load
-from .split import kfold_indices, split_indices
+from .split import check_holdout, check_kfold, kfold_indices, split_indices
 
-__all__ = ["DATASETS", "DataError", "Dataset", "fingerprint", "kfold_indices", "load", "split_indices"]
+__all__ = ["DATASETS", "DataError", "Dataset", "check_holdout", "check_kfold", "fingerprint", "kfold_indices", "load",
+           "split_indices"]

@@ -9,7 +9,7 @@ import numpy as np
 from ..nn.checks import check_xy
 from . import generated
 from .files import DataError, load_cat, load_csv, load_npz
-from .split import split_indices
+from .split import check_holdout, split_indices
 
 GENERATED = {"planar": generated.planar_flower, "moons": generated.moons,
              "circles": generated.circles, "blobs": generated.blobs}
@@ -74,5 +74,6 @@ def load(name: str, path: str | None = None, n_samples: int | None = None, noise
     fp = fingerprint(X, Y, X_test, Y_test)
     if X_test is None and test_fraction > 0:
         train, test = split_indices(Y, test_fraction, split_seed)
+        check_holdout(Y, train, test, f"{source}: data.test_fraction = {test_fraction:g}", "test")
         X, Y, X_test, Y_test = X[:, train], Y[:, train], X[:, test], Y[:, test]
     return Dataset(name, X, Y, X_test, Y_test, fp, str(source))

@@ -66,6 +66,8 @@ def load_csv(path: str, label_column: str | None = None):
         raise DataError(f"{file}: no such file") from None
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
         raise DataError(f"{file}: not a readable CSV ({str(e).splitlines()[0]})") from None
+    if len(df) == 0:
+        raise DataError(f"{file}: no data rows")
     if df.shape[1] < 2:
         raise DataError(f"{file}: needs at least one feature column and one label column")
     if label_column is None:

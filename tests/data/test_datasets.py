@@ -1,4 +1,5 @@
 import hashlib
+import re
 
 import h5py
 import numpy as np
@@ -63,6 +64,18 @@ def test_generated_sets_are_seeded_and_balanced(name):
     assert load(name, n_samples=101).X.shape == (2, 101)
 
 
+@pytest.mark.parametrize("rows,fraction,message", [
+    ("1,0\n2,1\n", 0.2, "data.test_fraction = 0.2 of 2 example(s) leaves the test split empty"),
+    ("1,0\n2,1\n", 0.6, "data.test_fraction = 0.6 of 2 example(s) leaves no training example"),
+    ("1,0\n2,0\n3,1\n", 0.6, "data.test_fraction = 0.6 of 3 example(s) leaves no training example of class 1"),
+])
+def test_a_test_fraction_that_leaves_a_part_empty_is_refused(tmp_path, rows, fraction, message):
+    f = tmp_path / "small.csv"
+    f.write_text("a,label\n" + rows)
+    with pytest.raises(DataError, match="^" + re.escape(f"{f}: {message}")):
+        load("csv", path=str(f), test_fraction=fraction)
+
+
 def test_test_fraction_carves_a_stratified_test_split():
     d = load("moons", test_fraction=0.25, split_seed=5)
     assert d.X.shape[1] == 300 and d.X_test.shape[1] == 100 and d.Y_test.sum() == 50
@@ -91,6 +104,7 @@ def test_csv_and_npz(tmp_path):
     ("a\n1\n2\n", "csv", r"at least one feature column"),
     ("a,b\n1,0\n", "csv_label_missing", r"no label column 'z'"),
     ("", "csv", r"not a readable CSV"),
+    ("a,label\n", "csv", r"bad.csv: no data rows"),
 ])
 def test_bad_csv(tmp_path, content, kind, message):
     f = tmp_path / "bad.csv"
