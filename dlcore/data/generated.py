@@ -11,16 +11,17 @@ def planar_flower(m: int = 400, noise: float = 0.2, seed: int = 1):
     """The course's "flower": two classes of m/2 points on the petals r = 4 sin(4 theta).
 
     Drawn from the legacy ``RandomState(seed)`` stream in the course's order (for class j: theta noise,
-    then r noise), so the defaults give the course's array bit for bit. Rows 0..m/2-1 are class 0.
+    then r noise), so the defaults (and any even m) give the course's formula bit for bit. Rows
+    0..m//2-1 are class 0; for an odd m class 1 has the one point more (m - m//2).
     """
     rng = np.random.RandomState(seed)
     N, a = m // 2, 4
     X = np.zeros((m, 2))
     Y = np.zeros((m, 1), dtype="uint8")
-    for j in range(2):
-        ix = range(N * j, N * (j + 1))
-        t = np.linspace(j * 3.12, (j + 1) * 3.12, N) + rng.randn(N) * noise  # theta
-        r = a * np.sin(4 * t) + rng.randn(N) * noise  # radius
+    for j, n in enumerate((N, m - N)):
+        ix = range(N * j, N * j + n)
+        t = np.linspace(j * 3.12, (j + 1) * 3.12, n) + rng.randn(n) * noise  # theta
+        r = a * np.sin(4 * t) + rng.randn(n) * noise  # radius
         X[ix] = np.c_[r * np.sin(t), r * np.cos(t)]
         Y[ix] = j
     return X.T, Y.T.astype(np.float64)

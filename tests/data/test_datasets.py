@@ -64,6 +64,37 @@ def test_generated_sets_are_seeded_and_balanced(name):
     assert load(name, n_samples=101).X.shape == (2, 101)
 
 
+def course_planar(m, noise, seed):
+    """planar_utils.load_planar_dataset of the course, with m, noise and seed as arguments."""
+    np.random.seed(seed)
+    N, D, a = int(m / 2), 2, 4
+    X, Y = np.zeros((m, D)), np.zeros((m, 1), dtype="uint8")
+    for j in range(2):
+        ix = range(N * j, N * (j + 1))
+        t = np.linspace(j * 3.12, (j + 1) * 3.12, N) + np.random.randn(N) * noise
+        r = a * np.sin(4 * t) + np.random.randn(N) * noise
+        X[ix] = np.c_[r * np.sin(t), r * np.cos(t)]
+        Y[ix] = j
+    return X.T, Y.T
+
+
+@pytest.mark.parametrize("m,noise,seed", [(400, 0.2, 1), (4, 0.2, 1), (10, 0.5, 3), (1000, 0.1, 7)])
+def test_planar_even_sizes_are_the_course_formula_bit_for_bit(m, noise, seed):
+    X, Y = course_planar(m, noise, seed)
+    d = load("planar", n_samples=m, noise=noise, seed=seed)
+    assert d.X.tobytes() == X.tobytes() and np.array_equal(d.Y, Y)
+
+
+@pytest.mark.parametrize("m", [5, 7, 401])
+def test_planar_odd_sizes_give_class_1_the_extra_point(m):
+    d = load("planar", n_samples=m)
+    assert d.X.shape == (2, m) and d.Y.sum() == m // 2 + 1  # class 1 has (m + 1) / 2 points
+    assert np.all(d.Y[0, : m // 2] == 0) and np.all(d.Y[0, m // 2:] == 1)
+    assert not np.any(np.all(d.X == 0, axis=0))  # no made-up (0, 0) point
+    # class 0 is the even size's class 0; class 1 is drawn on its petal like the others
+    np.testing.assert_array_equal(d.X[:, : m // 2], load("planar", n_samples=m - 1).X[:, : m // 2])
+
+
 @pytest.mark.parametrize("rows,fraction,message", [
     ("1,0\n2,1\n", 0.2, "data.test_fraction = 0.2 of 2 example(s) leaves the test split empty"),
     ("1,0\n2,1\n", 0.6, "data.test_fraction = 0.6 of 2 example(s) leaves no training example"),
