@@ -53,7 +53,45 @@ def _store(args):
 def _backends(args):
     from .launch import Backends
 
+    _check_urls(args)
     return Backends.resolve(_store(args), args.storage, args.tracking_uri)
+
+
+TRACKING_SCHEMES = ("http", "https", "sqlite", "postgresql", "mysql", "mssql")
+
+
+def _check_urls(args):
+    """Refuse a storage or tracking URI dlcore cannot use, before anything is created or trained."""
+    if getattr(args, "storage", None):
+        from .search.study import check_storage_url
+
+        check_storage_url(args.storage)
+    uri = getattr(args, "tracking_uri", None)
+    if uri:
+        scheme = uri.split("://", 1)[0].split("+", 1)[0].lower() if "://" in uri else ""
+        if scheme == "file" or not scheme:
+            raise CliError(f"--tracking-uri {uri}: MLflow's file store is not supported (MLflow 3 refuses it); "
+                           "use sqlite:///PATH/mlflow.db or http://HOST:PORT, or --store DIR")
+        if scheme not in TRACKING_SCHEMES:
+            raise CliError(f"--tracking-uri {uri}: unsupported scheme {scheme!r}; use http://HOST:PORT, "
+                           "sqlite:///PATH/mlflow.db or a database URI (postgresql://, mysql://, mssql://)")
+
+
+def _sqlite_file(url: str):
+    """The database file of a sqlite:/// URL, None for other URLs (an in-memory one has none: '')."""
+    if not url.startswith("sqlite:"):
+        return None
+    path = url.split("://", 1)[1][1:] if "://" in url else ""
+    path = path.split("?", 1)[0]
+    return "" if path in ("", ":memory:") else os.path.expanduser(path)
+
+
+def _existing_sqlite(url: str, option: str):
+    """A read-only command never creates a database: refuse a sqlite URL whose file does not exist."""
+    path = _sqlite_file(url)
+    if path is not None and not os.path.isfile(path):
+        raise CliError(f"{option} {url}: no such database file" + (f" {path}" if path else "")
+                       + " (read-only commands never create one)")
 
 
 def _read_storage(args):
@@ -61,6 +99,8 @@ def _read_storage(args):
     from .search.study import make_storage
 
     if args.storage:
+        _check_urls(args)
+        _existing_sqlite(args.storage, "--storage")
         return make_storage(args.storage)
     store = _store(args)
     if not (store.root / "optuna.db").is_file():
@@ -73,6 +113,8 @@ def cmd_train(args) -> int:
     from .runner import train_run
 
     cfg = load_run_config(args.config, args.set)
+    if not args.no_track:
+        _check_urls(args)
     bar = Progress(cfg.train.iterations, "train", enabled=False if args.json else None)
     every = max(1, cfg.train.iterations // 200)
     steps, val_costs = [], []
@@ -215,6 +257,9 @@ def cmd_reproduce(args) -> int:
         raise CliError("--trial goes with --study")
     if args.seeds < 0:
         raise CliError(f"--seeds must be >= 0 (got {args.seeds})")
+    _check_urls(args)
+    if args.tracking_uri:
+        _existing_sqlite(args.tracking_uri, "--tracking-uri")
     run_id = args.run_id or _run_of_trial(args)
     store = _store(args)
     uri = args.tracking_uri or store.tracking_uri
@@ -397,3 +442,10 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("dlcore: interrupted", file=sys.stderr)
         return 130
+    except Exception as e:
+        mlflow_exceptions = sys.modules.get("mlflow.exceptions")  # never import mlflow here: it is slow
+        if mlflow_exceptions is None or not isinstance(e, mlflow_exceptions.MlflowException):
+            raise
+        message = str(getattr(e, "message", e)).strip().splitlines()
+        print(f"dlcore: error: MLflow: {message[0] if message else type(e).__name__}", file=sys.stderr)
+        return 2

@@ -79,7 +79,8 @@ CASES = [  # (arguments, with {d} for the files folder, text the error must hold
     (["report", "--study", "nope"], "no study 'nope'"),
     (["reproduce", "--run-id", "feedfacefeedface"], "no MLflow run 'feedfacefeedface'"),
     (["reproduce", "--run-id", "x", "--study", "keep"], "give exactly one of --run-id ID or --study NAME"),
-    (["best", "--study", "keep", "--storage", "sqlite:////nonexistent/dir/optuna.db"], "cannot open Optuna storage"),
+    (["best", "--study", "keep", "--storage", "sqlite:////nonexistent/dir/optuna.db"],
+     "--storage sqlite:////nonexistent/dir/optuna.db: no such database file /nonexistent/dir/optuna.db"),
     # data that leaves nothing to train or validate on
     (["train", str(PLANAR), "--set", "data.name='csv'", "--set", "data.path='{d}/header.csv'"], "header.csv: no data rows"),
     (["search", "{d}/header.toml"], "header.csv: no data rows"),
@@ -89,6 +90,24 @@ CASES = [  # (arguments, with {d} for the files folder, text the error must hold
     (["train", str(PLANAR), "--set", "data.name='csv'", "--set", "data.path='{d}/one.csv'",
       "--set", "data.test_fraction=0.5"], "one.csv: data.test_fraction = 0.5 of 1 example(s) leaves the test split empty"),
     (["search", "{d}/twofold.toml"], "few.csv: study.folds = 3 needs at least 3 examples of each class; class 1 has 2 (of 8"),
+    # storages and tracking URIs dlcore cannot use, refused before anything is created
+    (["search", "search_spaces/planar.toml", "--storage", "foo://x"],
+     "unsupported Optuna storage foo://x: use sqlite:///PATH or postgresql://USER@HOST/DB"),
+    (["search", "search_spaces/planar.toml", "--storage", "mysql://me:secret@127.0.0.1:1/optuna"],
+     "unsupported Optuna storage mysql://me:***@127.0.0.1:1/optuna"),
+    (["search", "search_spaces/planar.toml", "--storage", "postgresql+psycopg2://me@127.0.0.1:1/optuna"],
+     "its database driver is not installed (No module named 'psycopg2')"),
+    (["best", "--study", "keep", "--storage", "sqlite:///{d}/new.db"], "no such database file {d}/new.db"),
+    (["report", "--study", "keep", "--storage", "sqlite:///{d}/new.db"], "no such database file {d}/new.db"),
+    (["reproduce", "--study", "keep", "--storage", "sqlite:///{d}/new.db"], "no such database file {d}/new.db"),
+    (["reproduce", "--run-id", "abc", "--tracking-uri", "sqlite:///{d}/new2.db"], "no such database file {d}/new2.db"),
+    (["search", "search_spaces/planar.toml", "--tracking-uri", "file://{d}/mlruns"],
+     "--tracking-uri file://{d}/mlruns: MLflow's file store is not supported"),
+    (["train", str(PLANAR), "--tracking-uri", "{d}/mlruns"], "--tracking-uri {d}/mlruns: MLflow's file store"),
+    (["reproduce", "--run-id", "abc", "--tracking-uri", "file://{d}/mlruns"], "MLflow's file store is not supported"),
+    (["search", "search_spaces/planar.toml", "--tracking-uri", "foo://bar"], "unsupported scheme 'foo'"),
+    # an error MLflow raises itself is one line too
+    (["train", str(PLANAR), "--set", "train.iterations=5", "--experiment", ""], "MLflow: Invalid experiment name: ''"),
 ]
 
 

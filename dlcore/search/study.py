@@ -43,12 +43,37 @@ def make_pruner(name: str, warmup_steps: int = 0):
 HEARTBEAT_INTERVAL = int(os.environ.get("DLCORE_HEARTBEAT_INTERVAL", "5"))  # seconds
 
 
+SUPPORTED_STORAGES = "sqlite:///PATH or postgresql://USER@HOST/DB"
+
+
+def check_storage_url(url: str) -> None:
+    """Refuse, as a ConfigError, an Optuna storage URL dlcore cannot use: a scheme other than SQLite or
+    PostgreSQL (the trial budget's lock exists for those two only), or one whose database driver is
+    not installed. Checks the URL only: connects to nothing and creates nothing."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+    dialect = url.split("://", 1)[0].split("+", 1)[0] if "://" in url else ""
+    if not (url.startswith("sqlite:///") or dialect == "postgresql"):
+        raise ConfigError(f"unsupported Optuna storage {redact(url)}: use {SUPPORTED_STORAGES}")
+    try:
+        make_url(url).get_dialect().import_dbapi()
+    except (ArgumentError, ValueError) as e:
+        raise ConfigError(f"cannot open Optuna storage {redact(url)}: {str(e).splitlines()[0]}") from None
+    except (NoSuchModuleError, ImportError) as e:
+        raise ConfigError(f"cannot open Optuna storage {redact(url)}: its database driver is not "
+                          f"installed ({str(e).splitlines()[0]}); install it, or use postgresql:// with psycopg "
+                          "(pip install 'dlcore[postgres]')") from None
+
+
 def make_storage(url, on_stale=None):
     """An RDB storage (SQLite or PostgreSQL) with Optuna's heartbeat: a trial whose worker stops
     beating for 3 intervals is failed by the next worker to start a trial (``on_stale(study, trial)``
-    is then called, e.g. to close its MLflow run). Other URLs and storage objects pass through."""
-    if not isinstance(url, str) or not url.startswith(("sqlite:", "postgresql")):
+    is then called, e.g. to close its MLflow run). Other URLs are refused (``check_storage_url``);
+    storage objects pass through."""
+    if not isinstance(url, str):
         return url
+    check_storage_url(url)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         try:
