@@ -329,11 +329,44 @@ def cmd_ui(args) -> int:
     if not loopback:
         cmd += ["--allowed-hosts", "*"]
     env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true", "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+    _check_can_listen(args.host, args.port)
     print(f"MLflow UI for {store.root}: http://{args.host}:{args.port}  (Ctrl-C to stop)", flush=True)
     try:
-        return subprocess.call(cmd, env=env)
+        code = subprocess.call(cmd, env=env)
     except KeyboardInterrupt:
         return 0
+    if code == 0:  # `mlflow server` exits 0 even when its server failed: it only ends by itself on failure
+        print(f"dlcore: error: the MLflow server on {args.host}:{args.port} stopped (see its output above)",
+              file=sys.stderr)
+        return 1
+    return code
+
+
+def _check_can_listen(host: str, port: int):
+    """A one-line error, not the server's traceback, when host:port cannot be bound (in use, not ours)."""
+    import socket
+
+    try:
+        family, kind, proto, _, addr = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except socket.gaierror as e:
+        raise CliError(f"--host {host!r}: cannot resolve it ({e.strerror})") from None
+    with socket.socket(family, kind, proto) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server does
+        try:
+            s.bind(addr)
+        except OSError as e:
+            raise CliError(f"cannot serve the UI on {host}:{port}: {e.strerror or e}") from None
+
+
+def _port(text: str) -> int:
+    """argparse type of --port: a whole number in 1..65535."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a port number, got {text!r}") from None
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"must be in 1..65535 (got {port})")
+    return port
 
 
 def _fmt(v):
@@ -425,7 +458,7 @@ def build_parser() -> argparse.ArgumentParser:
     u = sub.add_parser("ui", help="start the MLflow UI on the store", description="Start the MLflow UI on the "
                        "store's runs, bound to 127.0.0.1 unless --host says otherwise. Example: dlcore ui --port 5000")
     u.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1; others warn)")
-    u.add_argument("--port", type=int, default=5000)
+    u.add_argument("--port", type=_port, default=5000, help="port to listen on, 1..65535 (default 5000)")
     _add_store_options(u, remote=False)
     u.set_defaults(func=cmd_ui)
     return p

@@ -54,3 +54,23 @@ def test_errors_are_one_line_with_nonzero_exit(args, message):
 def test_help_answers():
     p = dlcore("train", "--help")
     assert p.returncode == 0 and "--set" in p.stdout and "Example" in p.stdout
+
+
+@pytest.mark.parametrize("port", ["0", "99999", "http"])
+def test_ui_refuses_a_port_out_of_range(port):
+    p = dlcore("ui", "--port", port)
+    assert p.returncode == 2 and "argument --port:" in p.stderr and "Traceback" not in p.stderr
+
+
+def test_ui_refuses_a_port_in_use_in_one_line(tmp_path):
+    import socket
+
+    store = tmp_path / "s"
+    assert dlcore("train", "experiments/course/planar.toml", "--set", "train.iterations=5", "--store", store).returncode == 0
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        p = dlcore("ui", "--store", store, "--port", port, timeout=120)
+    assert p.returncode == 2 and f"cannot serve the UI on 127.0.0.1:{port}: Address already in use" in p.stderr
+    assert len(p.stderr.strip().splitlines()) == 1 and "Traceback" not in p.stderr
