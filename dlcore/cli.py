@@ -250,6 +250,7 @@ def cmd_report(args) -> int:
 def cmd_reproduce(args) -> int:
     from .reproduce import ReproduceError, read_run, reproduce
     from .tracking.mlflow_runs import Tracker
+    from .tracking.models import model_name_problem
 
     if (args.run_id is None) == (args.study is None):
         raise CliError("give exactly one of --run-id ID or --study NAME")
@@ -257,6 +258,10 @@ def cmd_reproduce(args) -> int:
         raise CliError("--trial goes with --study")
     if args.seeds < 0:
         raise CliError(f"--seeds must be >= 0 (got {args.seeds})")
+    if args.rtol is not None and not (math.isfinite(args.rtol) and args.rtol >= 0):
+        raise CliError(f"--rtol must be a finite number >= 0 (got {args.rtol})")
+    if args.register is not None and (problem := model_name_problem(args.register)):
+        raise CliError(f"--register {args.register!r}: {problem}")
     _check_urls(args)
     if args.tracking_uri:
         _existing_sqlite(args.tracking_uri, "--tracking-uri")
@@ -445,7 +450,7 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--run-id", help="the MLflow run to reproduce")
     rp.add_argument("--study", help="reproduce this study's best trial (or --trial N)")
     rp.add_argument("--trial", type=int, help="with --study: this trial number instead of the best")
-    rp.add_argument("--rtol", type=float, help="accept curves equal within this relative tolerance")
+    rp.add_argument("--rtol", type=float, help="accept curves equal within this relative tolerance (>= 0)")
     rp.add_argument("--allow-incomplete", action="store_true", help="also reproduce pruned or diverged runs")
     rp.add_argument("--evaluate-test", action="store_true",
                     help="evaluate the refit model on the locked test split (the only place a search's pick meets it)")

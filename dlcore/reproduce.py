@@ -8,6 +8,7 @@ are compared with the logged ones step by step.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -96,6 +97,14 @@ def compare(new: list, old: list, rtol: float | None = None) -> dict:
 
 def reproduce(tracker: Tracker, logged: Logged, rtol: float | None = None, evaluate_test: bool = False,
               seeds: int = 0, register: str | None = None) -> dict:
+    """Train the logged run again and compare; then log a reproduction run (refit model, seeds) that
+    ends FINISHED, or FAILED on an error (KILLED on Ctrl-C). Bad arguments are refused before any work."""
+    from .tracking.models import log_model, model_name_problem
+
+    if rtol is not None and not (math.isfinite(rtol) and rtol >= 0):
+        raise ReproduceError(f"rtol must be a finite number >= 0 (got {rtol})")
+    if register is not None and (problem := model_name_problem(register)):
+        raise ReproduceError(f"registered model name {register!r}: {problem}")
     cfg = logged.config
     dataset = load_dataset(cfg)
     if dataset.fingerprint != logged.fingerprint:
@@ -116,45 +125,60 @@ def reproduce(tracker: Tracker, logged: Logged, rtol: float | None = None, evalu
         "dlcore.kind": "reproduction", "dlcore.reproduces": logged.run_id, "dlcore.verdict": out["verdict"],
         "dlcore.run_config": json.dumps(cfg.to_dict()), **provenance_tags()})
     out["reproduction_run_id"] = run_id
-    tracker.log(run_id, params={"reproduces": logged.run_id, "data_fingerprint": dataset.fingerprint,
-                                "form": cfg.train.form, "blas_threads": cfg.blas_threads, "seed": cfg.model.seed},
-                metrics={"max_abs_diff": out["max_abs_diff"], "identical": float(out["verdict"] == "identical")})
-    tracker.log_arrays(run_id, "curves.npz", **({"cost": new[0]} if len(new) == 1 else
-                                                {f"cost_fold{f}": c for f, c in enumerate(new)}))
-    # The final model: the configuration refit on the whole training split with the run's seed.
-    refit_cfg = replace(logged.config, train=replace(logged.config.train, form="auto"))
-    final = train_run(refit_cfg, make_split(refit_cfg, dataset, np.arange(dataset.Y.shape[1]), None),
-                      evaluate_test=evaluate_test)
-    out["refit"] = dict(final.metrics)
-    if seeds:
-        seed_list = [derive_seed(logged.config.model.seed, j) for j in range(1, seeds + 1)]
-        out["seeds"] = seed_study(logged.config, dataset, folds, seed_list, evaluate_test)
-    metrics = {f"refit_{k}": v for k, v in final.metrics.items()}
-    for name, s in out.get("seeds", {}).get("summary", {}).items():
-        metrics[f"seeds_{name}_mean"], metrics[f"seeds_{name}_std"] = s["mean"], s["std"]
-    tracker.log(run_id, metrics=metrics)
-    if "seeds" in out:
-        tracker.log_dict(run_id, out["seeds"], "seeds.json")
-    from .tracking.models import log_model
-
-    out["model_uri"] = log_model(tracker, run_id, final.result.W, final.result.b, final.arch, register)
+    try:
+        tracker.log(run_id, params={"reproduces": logged.run_id, "data_fingerprint": dataset.fingerprint,
+                                    "form": cfg.train.form, "blas_threads": cfg.blas_threads, "seed": cfg.model.seed},
+                    metrics={"max_abs_diff": out["max_abs_diff"], "identical": float(out["verdict"] == "identical")})
+        tracker.log_arrays(run_id, "curves.npz", **({"cost": new[0]} if len(new) == 1 else
+                                                    {f"cost_fold{f}": c for f, c in enumerate(new)}))
+        # The final model: the configuration refit on the whole training split with the run's seed.
+        refit_cfg = replace(logged.config, train=replace(logged.config.train, form="auto"))
+        final = train_run(refit_cfg, make_split(refit_cfg, dataset, np.arange(dataset.Y.shape[1]), None),
+                          evaluate_test=evaluate_test)
+        out["refit"] = dict(final.metrics)
+        if seeds:
+            seed_list = [derive_seed(logged.config.model.seed, j) for j in range(1, seeds + 1)]
+            out["seeds"] = seed_study(logged.config, dataset, folds, seed_list, evaluate_test)
+        metrics = {f"refit_{k}": v for k, v in final.metrics.items()}
+        for name, s in out.get("seeds", {}).get("summary", {}).items():
+            metrics[f"seeds_{name}_mean"], metrics[f"seeds_{name}_std"] = s["mean"], s["std"]
+        tracker.log(run_id, metrics=metrics)
+        if "seeds" in out:
+            tracker.log_dict(run_id, out["seeds"], "seeds.json")
+        out["model_uri"] = log_model(tracker, run_id, final.result.W, final.result.b, final.arch, register)
+    except BaseException as e:  # log_model closes the run when it succeeds; otherwise close it here
+        _end_quietly(tracker, run_id, "KILLED" if isinstance(e, KeyboardInterrupt) else "FAILED")
+        raise
     return out
+
+
+def _end_quietly(tracker: Tracker, run_id: str, status: str):
+    """Close the run; a second failure (the store itself is gone, say) must not hide the first."""
+    try:
+        tracker.end(run_id, status)
+    except Exception:  # noqa: BLE001
+        pass
 
 
 def seed_study(cfg: RunConfig, dataset, folds, seeds: list, evaluate_test: bool) -> dict:
     """The configuration trained again with each of ``seeds``: validation metrics by the run's own
     protocol (hold-out or folds, means over folds) and, with ``evaluate_test``, the test metrics of
-    the refit on the whole training split. Returns each seed's row and the mean and spread."""
+    the refit on the whole training split. A run without validation (``dlcore train`` with no
+    validation_fraction) has no validation metrics: its seeds report the refit's training metrics.
+    Returns each seed's row and the mean and spread."""
     rows = []
+    validated = any(va is not None for _, va in folds)
     for seed in seeds:
         cfg_j = replace(cfg, model=replace(cfg.model, seed=int(seed)), train=replace(cfg.train, form="auto"))
         row = {"seed": int(seed)}
         per_fold = [train_run(cfg_j, make_split(cfg_j, dataset, tr, va)).metrics for tr, va in folds if va is not None]
         for key in [k for k in (per_fold[0] if per_fold else {}) if k.startswith("val_")]:
             row[key] = float(np.mean([f[key] for f in per_fold]))
-        if evaluate_test:
-            refit = train_run(cfg_j, make_split(cfg_j, dataset, np.arange(dataset.Y.shape[1]), None), evaluate_test=True)
-            row.update({k: v for k, v in refit.metrics.items() if k.startswith("test_")})
+        if evaluate_test or not validated:
+            refit = train_run(cfg_j, make_split(cfg_j, dataset, np.arange(dataset.Y.shape[1]), None),
+                              evaluate_test=evaluate_test)
+            keep = ("test_",) if validated else ("train_", "test_")
+            row.update({k: v for k, v in refit.metrics.items() if k.startswith(keep)})
         rows.append(row)
     names = [n for n in rows[0] if n != "seed"]
     summary = {n: {"mean": float(np.mean([r[n] for r in rows])), "std": float(np.std([r[n] for r in rows]))}

@@ -108,6 +108,11 @@ CASES = [  # (arguments, with {d} for the files folder, text the error must hold
     (["search", "search_spaces/planar.toml", "--tracking-uri", "foo://bar"], "unsupported scheme 'foo'"),
     # an error MLflow raises itself is one line too
     (["train", str(PLANAR), "--set", "train.iterations=5", "--experiment", ""], "MLflow: Invalid experiment name: ''"),
+    (["reproduce", "--study", "keep", "--register", ""], "--register '': a registered model name cannot be empty"),
+    (["reproduce", "--study", "keep", "--register", "bad/name"], "--register 'bad/name': a registered model name cannot"),
+    (["reproduce", "--study", "keep", "--register", ".."], "--register '..': a registered model name must not"),
+    (["reproduce", "--study", "keep", "--rtol", "-1"], "--rtol must be a finite number >= 0 (got -1.0)"),
+    (["reproduce", "--study", "keep", "--rtol", "nan"], "--rtol must be a finite number >= 0 (got nan)"),
 ]
 
 

@@ -140,3 +140,94 @@ def test_pyfunc_model_round_trip_and_locked_test_set(searched, tmp_path):
     np.testing.assert_array_equal(model.predict(X), expected)
     np.testing.assert_array_equal(model.predict(pd.DataFrame(X, columns=["x1", "x2"])), expected)
     assert client.get_registered_model("repro-net").name == "repro-net"
+
+
+def _train_run(store_root, *sets):
+    p = run_dlcore("train", "experiments/course/planar.toml", "--store", store_root, "--json",
+                   *[a for s in sets for a in ("--set", s)])
+    assert p.returncode == 0, p.stderr
+    return json.loads(p.stdout)["run_id"]
+
+
+def test_seeds_of_a_run_without_validation_report_train_and_test_metrics(tmp_path):
+    store = Store(tmp_path / "s")
+    run_id = _train_run(store.root, "data.name='moons'", "data.test_fraction=0.25", "train.iterations=200")
+    p = repro(store, "--run-id", run_id, "--seeds", "2", "--json")
+    assert p.returncode == 0, p.stderr
+    summary = json.loads(p.stdout)["seeds"]["summary"]
+    assert set(summary) == {"train_cost", "train_accuracy", "train_balanced_accuracy"}
+    assert all(0 < s["mean"] for s in summary.values())
+    p = repro(store, "--run-id", run_id, "--seeds", "2", "--evaluate-test")
+    assert p.returncode == 0, p.stderr
+    assert "2 seeds train_accuracy" in p.stdout and "2 seeds test_accuracy" in p.stdout
+
+
+def _unwritable_experiment(client, tmp_path) -> str:
+    """An experiment whose artifact location lies under a regular file: every artifact write fails."""
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    return client.create_experiment(f"unwritable-{tmp_path.name}", artifact_location=(blocker / "artifacts").as_uri())
+
+
+def test_a_reproduction_that_fails_ends_its_run_failed(searched, tmp_path):
+    from dataclasses import replace
+
+    from dlcore.reproduce import read_run, reproduce
+    from dlcore.tracking.mlflow_runs import Tracker
+
+    store, summary = searched
+    tracker = Tracker(store.tracking_uri, store.artifact_root)
+    logged = read_run(tracker, summary["best_run_id"])
+    exp = _unwritable_experiment(tracker.client, tmp_path)
+    with pytest.raises(OSError):
+        reproduce(tracker, replace(logged, experiment_id=exp))
+    [run] = tracker.client.search_runs([exp])
+    assert run.data.tags["dlcore.kind"] == "reproduction" and run.info.status == "FAILED"
+
+
+def test_log_model_that_raises_leaves_its_run_failed(searched, tmp_path):
+    from dlcore.tracking.mlflow_runs import Tracker
+    from dlcore.tracking.models import log_model
+
+    store, _ = searched
+    tracker = Tracker(store.tracking_uri, store.artifact_root)
+    exp = _unwritable_experiment(tracker.client, tmp_path)
+    run_id = tracker.start_run(exp, "model", {})
+    arch = nn.Architecture((2, 1), "relu", "sigmoid", 1)
+    with pytest.raises(OSError):
+        log_model(tracker, run_id, [np.zeros((1, 2))], [np.zeros((1, 1))], arch)
+    assert tracker.client.get_run(run_id).info.status == "FAILED"
+
+
+def test_ctrl_c_during_a_reproduction_ends_its_run_killed(tmp_path):
+    import signal
+    import sqlite3
+    import subprocess
+    import sys
+    import time
+
+    from tests.conftest import ROOT
+
+    store = Store(tmp_path / "s")
+    run_id = _train_run(store.root, "train.iterations=20000", "train.blas_threads=1")
+    proc = subprocess.Popen([sys.executable, "-m", "dlcore", "reproduce", "--run-id", run_id, "--seeds", "3",
+                             "--store", str(store.root)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    query = ("select r.status from runs r join tags t on r.run_uuid = t.run_uuid "
+             "where t.key = 'dlcore.kind' and t.value = 'reproduction'")
+    try:
+        deadline = time.time() + 300
+        while proc.poll() is None and time.time() < deadline:  # wait for the reproduction run, then Ctrl-C
+            with sqlite3.connect(store.root / "mlflow.db") as db:
+                if db.execute(query).fetchall():
+                    break
+            time.sleep(0.05)
+        assert proc.poll() is None, "the reproduction ended before it could be interrupted"
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130 and "interrupted" in err, err
+    with sqlite3.connect(store.root / "mlflow.db") as db:
+        assert db.execute(query).fetchall() == [("KILLED",)]

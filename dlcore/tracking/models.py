@@ -1,6 +1,7 @@
 """Logging a trained net: its parameters as an .npz and an MLflow pyfunc model (models from code)."""
 from __future__ import annotations
 
+import posixpath
 import tempfile
 from pathlib import Path
 
@@ -17,24 +18,43 @@ def save_params(path, W, b):
     np.savez(path, **{f"W{l + 1}": w for l, w in enumerate(W)}, **{f"b{l + 1}": x for l, x in enumerate(b)})
 
 
+def model_name_problem(name: str) -> str | None:
+    """Why MLflow's model registry would refuse ``name`` (its rules), or None when it is fine."""
+    if not name.strip():
+        return "a registered model name cannot be empty"
+    if "/" in name or ":" in name:
+        return "a registered model name cannot contain '/' or ':'"
+    norm = posixpath.normpath(name)
+    if norm != name or norm == "." or norm.startswith(".."):
+        return f"a registered model name must not read as another path (it reads as {norm!r})"
+    return None
+
+
 def log_model(tracker: Tracker, run_id: str, W, b, arch, register: str | None = None) -> str:
-    """Log ``params.npz`` and a pyfunc model named "model" to the run, then close it (FINISHED).
-    Returns the model URI."""
+    """Log ``params.npz`` and a pyfunc model named "model" to the run, then close it: FINISHED, or
+    FAILED (KILLED on Ctrl-C) when logging or registering raised. Returns the model URI."""
     import mlflow
 
+    if register is not None and (problem := model_name_problem(register)):
+        raise ValueError(f"registered model name {register!r}: {problem}")
     with tempfile.TemporaryDirectory() as d:
         params = Path(d) / "params.npz"
         save_params(params, W, b)
-        tracker.client.log_artifact(run_id, str(params))
         mlflow.set_tracking_uri(tracker.tracking_uri)
         config = {"layer_dims": list(arch.layer_dims), "hidden_activation": arch.hidden_activation,
                   "output_activation": arch.output_activation, "relu_grad_at_zero": arch.relu_grad_at_zero}
         mlflow.start_run(run_id=run_id)
+        status = "FAILED"
         try:
+            tracker.client.log_artifact(run_id, str(params))
             info = mlflow.pyfunc.log_model(
                 name="model", python_model=str(MODEL_CODE), artifacts={"params": str(params)},
                 model_config=config, code_paths=[str(PACKAGE)], registered_model_name=register,
                 pip_requirements=[f"numpy=={np.__version__}", f"mlflow=={mlflow.__version__}"])
+            status = "FINISHED"
+        except KeyboardInterrupt:
+            status = "KILLED"
+            raise
         finally:
-            mlflow.end_run()  # closes the run: call last
+            mlflow.end_run(status)  # closes the run: call last
     return info.model_uri
