@@ -231,13 +231,15 @@ def cmd_report(args) -> int:
     from .search.report import trials_table
     from .search.study import load_study
 
+    if args.top is not None and args.top < 1:
+        raise CliError(f"--top must be >= 1 (got {args.top})")
     study = load_study(args.study, _read_storage(args))
     df = trials_table(study)
     if df.empty:
         raise CliError(f"study {args.study!r} has no trials")
     ascending = study.direction.name == "MINIMIZE"
     df = df.sort_values("value", ascending=ascending, na_position="last")
-    if args.top:
+    if args.top is not None:
         df = df.head(args.top)
     if args.csv:
         df.to_csv(args.csv, index=False)

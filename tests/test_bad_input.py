@@ -108,6 +108,9 @@ CASES = [  # (arguments, with {d} for the files folder, text the error must hold
     (["search", "search_spaces/planar.toml", "--tracking-uri", "foo://bar"], "unsupported scheme 'foo'"),
     # an error MLflow raises itself is one line too
     (["train", str(PLANAR), "--set", "train.iterations=5", "--experiment", ""], "MLflow: Invalid experiment name: ''"),
+    (["best", "--study", "nope"], "no study 'nope' in sqlite:///"),
+    (["report", "--study", "keep", "--top", "-1"], "--top must be >= 1 (got -1)"),
+    (["report", "--study", "keep", "--top", "0"], "--top must be >= 1 (got 0)"),
     (["reproduce", "--study", "keep", "--register", ""], "--register '': a registered model name cannot be empty"),
     (["reproduce", "--study", "keep", "--register", "bad/name"], "--register 'bad/name': a registered model name cannot"),
     (["reproduce", "--study", "keep", "--register", ".."], "--register '..': a registered model name must not"),

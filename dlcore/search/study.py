@@ -85,8 +85,11 @@ def make_storage(url, on_stale=None):
 
 
 def redact(url) -> str:
-    """A storage URL without its password."""
-    s = url if isinstance(url, str) else type(url).__name__
+    """A storage URL without its password; for a storage object, its URL (else its type's name)."""
+    if not isinstance(url, str):
+        inner = getattr(url, "_backend", url)  # Optuna wraps an RDBStorage in a _CachedStorage
+        url = getattr(inner, "url", None) or getattr(url, "url", None) or type(url).__name__
+    s = str(url)
     if "://" in s and "@" in s:
         scheme, rest = s.split("://", 1)
         cred, host = rest.rsplit("@", 1)
