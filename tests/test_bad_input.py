@@ -23,7 +23,8 @@ def files(tmp_path_factory):
     (d / "badkey.toml").write_text("[study]\nname = 'x'\n[space]\nlr = { low = 0.1, high = 1 }\n")
     (d / "neglr.toml").write_text("[study]\nname = 'x'\n[data]\nvalidation_fraction = 0.2\n"
                                   "[space]\nlearning_rate = { low = -0.1, high = 1 }\n")
-    (d / "metric.toml").write_text("[study]\nname = 'x'\nmetric = 'val_r2'\n[data]\nvalidation_fraction = 0.2\n")
+    (d / "metric.toml").write_text("[study]\nname = 'x'\nmetric = 'val_r2'\n[data]\nvalidation_fraction = 0.2\n"
+                                   "[space]\nlearning_rate = { low = 0.1, high = 1 }\n")
     (d / "badrun.toml").write_text("[train]\niterations = -1\n")
     (d / "section.toml").write_text("[optimizer]\nname = 'adam'\n")
     (d / "text.csv").write_text("a,b,label\n1,x,0\n2,y,1\n")
