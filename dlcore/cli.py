@@ -177,9 +177,14 @@ def cmd_search(args) -> int:
 
     summary = run_search(space, _backends(args), n, on_trial=on_trial, track=not args.no_track, workers=args.workers)
     bar.close()
+    code, short = 0, summary["budget"] - sum(summary["counts"].values())
+    if summary["failed_workers"] and short > 0:
+        print(f"dlcore: error: {len(summary['failed_workers'])} worker(s) failed (exit {summary['failed_workers']}) "
+              f"and the study is {short} trial(s) short of its budget of {summary['budget']}", file=sys.stderr)
+        code = 1
     if args.json:
         print(json.dumps(_clean(summary)))
-        return 0
+        return code
     c = summary["counts"]
     print(f"study {summary['study']!r}: {sum(c.values())} trials ({', '.join(f'{v} {k.lower()}' for k, v in c.items())})")
     if summary["best_trial"] is not None:
@@ -188,12 +193,13 @@ def cmd_search(args) -> int:
         print("best params: " + ", ".join(f"{k}={_fmt(v)}" for k, v in summary["best_params"].items()))
     store_opt = f" --store {args.store}" if args.store else ""
     print(f"browse the runs: dlcore ui{store_opt}   (MLflow UI, experiment {summary['study']!r})")
-    return 0
+    return code
 
 
 def cmd_worker(args) -> int:
-    from .launch import join_study
+    from .launch import STORAGE_ENV, join_study
 
+    args.storage = args.storage or os.environ.get(STORAGE_ENV)  # from `search --workers N`: kept off the command line
     if args.blas_threads is not None and args.blas_threads < 1:
         raise CliError(f"--blas-threads must be >= 1 (got {args.blas_threads})")
     if not args.storage:

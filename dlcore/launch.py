@@ -17,12 +17,14 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
+import numpy as np
+
 from . import interrupt
 from .config import ConfigError
 from .search import report
 from .search.budget import BudgetExhausted, enforce_budget, lock_for
-from .search.objective import Objective, TrialRecord, derive_seed
-from .search.space import NAME_RE, SearchSpace
+from .search.objective import Objective, TrialRecord
+from .search.space import NAME_RE, SearchSpace, space_to_doc
 from .search.study import (best_trial, counts_by_state, load_study, make_pruner, make_sampler, make_storage,
                            open_study, redact, space_of, warmup_steps)
 from .tracking.mlflow_runs import Tracker
@@ -92,6 +94,7 @@ def run_search(space: SearchSpace, backends: Backends, n_trials: int | None = No
     with cores // workers BLAS threads. ``track=False`` logs nothing to MLflow (the overhead benchmark)."""
     if workers < 1:
         raise ConfigError(f"--workers must be >= 1 (got {workers})")
+    _quiet_optuna()
     objective = Objective(space)                         # loads and checks the data before anything is created
     backends.prepare()
     # Opening MLflow's store and importing what the summary plots need take seconds: do it meanwhile.
@@ -107,24 +110,27 @@ def run_search(space: SearchSpace, backends: Backends, n_trials: int | None = No
     if track:
         tracker = tracker_ready.result()
         exp_id = tracker.experiment_id(space.study.name)
+        close_stale_runs(study, tracker, exp_id)
         parent = tracker.start_run(exp_id, f"search-{len(study.trials)}+{n}", {
             "dlcore.kind": "search", "optuna.study_name": space.study.name, "dlcore.space_source": space.source,
+            "dlcore.process": f"{socket.gethostname()}:{os.getpid()}",
             "dlcore.optuna_storage": redact(backends.storage), "dlcore.workers": workers, **provenance_tags()})
         tracker.log(parent, params={
             "trials_requested": n, "sampler": space.study.sampler, "pruner": space.study.pruner,
             "metric": space.study.metric, "direction": space.direction, "study_seed": space.study.seed,
             "folds": space.study.folds, "dataset": objective.dataset.name,
             "data_fingerprint": objective.dataset.fingerprint, "workers": workers})
+        tracker.log_dict(parent, space_to_doc(space), "search_space.json")  # the whole space: ranges, fixed settings
         study.set_user_attr("parent_run_id", parent)
     for params in space.enqueue:
         study.enqueue_trial(params, skip_if_exists=True)
-    status = "FINISHED"
+    status, failed_workers = "FINISHED", []
     with interrupt.interruptible():  # Ctrl-C and SIGTERM end the search cleanly, never lost
         try:
             if workers == 1:
                 work(space, backends, parent, budget, objective=objective, on_trial=on_trial, track=track, tracker=tracker)
             else:
-                run_workers(space, backends, parent, workers, budget, on_trial, track)
+                failed_workers = run_workers(space, backends, parent, workers, budget, on_trial, track)
         except KeyboardInterrupt:
             status = "KILLED"
             raise
@@ -139,13 +145,15 @@ def run_search(space: SearchSpace, backends: Backends, n_trials: int | None = No
     if not track:
         summary = study_summary(study)
     summary.update(storage=redact(backends.storage), tracking_uri=backends.tracking_uri if track else None,
-                   parent_run_id=parent, experiment_id=exp_id, workers=workers)
+                   parent_run_id=parent, experiment_id=exp_id, workers=workers, budget=budget,
+                   failed_workers=failed_workers)
     return summary
 
 
 def work(space: SearchSpace, backends: Backends, parent: str | None, budget: int, objective=None,
          on_trial=None, track: bool = True, worker_index: int = 0, tracker: Tracker | None = None) -> int:
     """Run trials of the study until it holds ``budget`` trials; returns how many this process ran."""
+    _quiet_optuna()
     objective = objective or Objective(space)
     if track and tracker is None:
         tracker = _open_tracker(backends)
@@ -153,10 +161,9 @@ def work(space: SearchSpace, backends: Backends, parent: str | None, budget: int
         exp_id = tracker.experiment_id(space.study.name)
         objective.tracker = SearchTracker(tracker, exp_id, parent, space.study.name, objective)
     st = space.study
-    seed = st.seed if worker_index == 0 else derive_seed(st.seed, 10_000 + worker_index)
     storage = make_storage(backends.storage, on_stale=_close_stale_run(tracker))
-    study = load_study(st.name, storage, sampler=make_sampler(st.sampler, seed),
-                       pruner=make_pruner(st.pruner, warmup_steps(space)))
+    study = load_study(st.name, storage, pruner=make_pruner(st.pruner, warmup_steps(space)))
+    study.sampler = make_sampler(st.sampler, sampler_seed(st, worker_index, len(study.get_trials(deepcopy=False))))
     enforce_budget(study, budget, lock_for(backends.storage, st.name) if isinstance(backends.storage, str)
                    else lock_for("", st.name))
     objective.worker = f"{socket.gethostname()}:{os.getpid()}"
@@ -178,60 +185,152 @@ def work(space: SearchSpace, backends: Backends, parent: str | None, budget: int
     return ran[0]
 
 
-def run_workers(space, backends: Backends, parent, workers: int, budget: int, on_trial=None, track=True):
-    """Start ``workers`` processes of ``dlcore worker`` and wait for them, showing progress; a worker
-    that dies leaves its trial RUNNING, which is failed here (and its run closed) once all have ended."""
-    threads = max(1, (os.cpu_count() or 1) // workers)
-    cmd = [sys.executable, "-m", "dlcore", "worker", "--study", space.study.name, "--storage", str(backends.storage),
+STORAGE_ENV = "DLCORE_WORKER_STORAGE"  # how run_workers hands the storage URL to ``dlcore worker``
+
+
+def sampler_seed(st, worker_index: int, n_trials: int) -> int:
+    """The sampler's seed for a process joining a study that holds ``n_trials``: the study seed for the
+    first search's own process; otherwise one derived from the worker and the history, so that running
+    a search again, or a second worker, does not propose the same configurations again. QMC keeps the
+    study seed: its scrambled sequence is the study's, and Optuna continues it where it stopped."""
+    if st.sampler == "qmc" or (worker_index == 0 and n_trials == 0):
+        return st.seed
+    return int(np.random.SeedSequence([st.seed, worker_index, n_trials]).generate_state(1)[0])
+
+
+def run_workers(space, backends: Backends, parent, workers: int, budget: int, on_trial=None, track=True) -> list:
+    """Start ``workers`` processes of ``dlcore worker`` and wait for them, showing progress; returns the
+    exit codes of those that failed. A worker that dies leaves its trial RUNNING, which is failed here
+    (and its run closed) once all have ended.
+
+    The workers run in their own session, so a Ctrl-C in the terminal reaches this process only, which
+    forwards exactly one SIGINT to each worker: each ends its trial as FAIL and closes its run. (A second
+    SIGINT while a worker is saving its trial would interrupt the save.) The storage URL, which may hold a
+    password, goes to the workers in their environment, not on their command line, where ``ps`` shows it."""
+    cores = os.cpu_count() or 1
+    threads = max(1, cores // workers)
+    if workers * threads > cores:
+        print(f"dlcore: warning: {workers} workers on {cores} cores: one BLAS thread each still oversubscribes",
+              file=sys.stderr)
+    cmd = [sys.executable, "-m", "dlcore", "worker", "--study", space.study.name,
            "--tracking-uri", backends.tracking_uri, "--blas-threads", str(threads)]
     if parent:
         cmd += ["--parent-run-id", parent]
     if not track:
         cmd += ["--no-track"]
-    procs = [subprocess.Popen(cmd + ["--worker-index", str(i + 1)]) for i in range(workers)]
+    env = {**os.environ, STORAGE_ENV: str(backends.storage)}
+    procs = [subprocess.Popen(cmd + ["--worker-index", str(i + 1)], env=env, start_new_session=True)
+             for i in range(workers)]
     study = load_study(space.study.name, make_storage(backends.storage))
-    seen = len(study.trials)
+    seen, interrupted = len(study.trials), False
     try:
         while any(p.poll() is None for p in procs):
             time.sleep(0.5)
             seen = _progress(study, seen, on_trial)
             interrupt.check()
     except KeyboardInterrupt:
-        for p in procs:
-            if p.poll() is None:
-                p.send_signal(signal.SIGINT)
-        for p in procs:
-            p.wait()
-        raise
+        interrupted = True
+        _stop(procs)
     finally:
+        if not interrupted and any(p.poll() is None for p in procs):  # another error: do not leave workers behind
+            _stop(procs)
         _progress(study, seen, on_trial)
-    dead = {f"{socket.gethostname()}:{p.pid}" for p in procs if p.returncode not in (0, None)}
-    fail_orphans(study, dead, Tracker(backends.tracking_uri, backends.artifact_root) if track else None)
+        codes = {f"{socket.gethostname()}:{p.pid}": p.returncode for p in procs}
+        fail_orphans(study, codes, Tracker(backends.tracking_uri, backends.artifact_root) if track else None)
+    if interrupted:
+        raise KeyboardInterrupt
     failed = [p.returncode for p in procs if p.returncode != 0]
     if failed:
         print(f"dlcore: warning: {len(failed)} of {workers} workers ended abnormally (exit {failed})", file=sys.stderr)
+    return failed
 
 
-def fail_orphans(study, dead_workers: set, tracker: Tracker | None):
-    """Trials still RUNNING whose worker process is known dead: FAIL them and close their runs."""
+def _stop(procs, grace: float = 60.0):
+    """One SIGINT to each live worker, then wait; a further Ctrl-C, or ``grace`` seconds, kills the rest
+    (their trials are then failed by ``fail_orphans``)."""
+    for p in procs:
+        if p.poll() is None:
+            p.send_signal(signal.SIGINT)
+    try:
+        deadline = time.monotonic() + grace
+        for p in procs:
+            p.wait(timeout=max(0.1, deadline - time.monotonic()))
+    except (KeyboardInterrupt, subprocess.TimeoutExpired):
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+        for p in procs:
+            p.wait()
+
+
+def fail_orphans(study, exit_codes: dict, tracker: Tracker | None):
+    """Trials still RUNNING whose worker process (``host:pid`` -> exit code) has ended: FAIL them and
+    close their runs."""
     from optuna.trial import TrialState
 
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        if t.user_attrs.get("worker") in dead_workers:
-            study._storage.set_trial_user_attr(t._trial_id, "state_reason", "worker process died")
+        worker = t.user_attrs.get("worker")
+        if exit_codes.get(worker) is not None:
+            reason = f"worker {worker} ended (exit {exit_codes[worker]}) during the trial"
+            study._storage.set_trial_user_attr(t._trial_id, "state_reason", reason)
             study._storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
-            _close_stale_run(tracker)(study, t)
+            _close_stale_run(tracker, reason)(study, t)
+
+
+def close_stale_runs(study, tracker: Tracker, experiment_id: str):
+    """Close the runs a killed process left RUNNING: a trial's run whose trial has ended (the process
+    died before it finished writing) or belongs to another run, and a search's parent run whose process,
+    on this host, is gone. Runs of live trials and of other hosts' searches are left alone."""
+    try:
+        runs = tracker.client.search_runs([experiment_id], "attributes.status = 'RUNNING'", max_results=5000)
+        trials = {t.number: t for t in study.get_trials(deepcopy=False)}
+        host = socket.gethostname()
+        for r in runs:
+            tags, run_id = r.data.tags, r.info.run_id
+            if tags.get("dlcore.kind") == "trial":
+                t = trials.get(int(tags.get("optuna.trial_number", -1)))
+                owner = t and t.user_attrs.get("mlflow_run_id")
+                if t is not None and (t.state.is_finished() or (owner and owner != run_id)):
+                    tracker.log(run_id, tags={"dlcore.state_reason": f"closed by a later search: its process ended "
+                                              f"before the run was (trial {t.state.name})"})
+                    tracker.end(run_id, "FAILED")
+            elif tags.get("dlcore.kind") == "search":
+                where, _, pid = tags.get("dlcore.process", "").rpartition(":")
+                if where == host and pid.isdigit() and not _alive(int(pid)):
+                    tracker.end(run_id, "KILLED")
+    except Exception as e:  # noqa: BLE001 -- housekeeping must never stop a search
+        print(f"dlcore: warning: could not close stale runs: {e}", file=sys.stderr)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _quiet_optuna():
+    """A search reports through dlcore (progress bar, one-line warnings per failed trial); Optuna's own
+    line per trial would drown it. Set when a search runs, not on import."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
 
 
 def _open_tracker(backends: Backends) -> Tracker:
     return Tracker(backends.tracking_uri, backends.artifact_root)
 
 
-def _close_stale_run(tracker: Tracker | None):
+def _close_stale_run(tracker: Tracker | None, reason: str | None = None):
+    """``on_stale(study, trial)``: close a failed trial's run; by default the reason is Optuna's heartbeat."""
     def close(study, trial):
         run_id = trial.user_attrs.get("mlflow_run_id")
         if tracker is not None and run_id:
-            tracker.log(run_id, tags={"optuna.trial_state": "FAIL", "dlcore.state_reason": "worker died (no heartbeat)"})
+            why = reason or f"worker {trial.user_attrs.get('worker', '?')} stopped beating (failed by Optuna's heartbeat)"
+            tracker.log(run_id, tags={"optuna.trial_state": "FAIL", "dlcore.state_reason": why})
             tracker.end(run_id, "FAILED")
     return close
 

@@ -87,7 +87,7 @@ def test_three_workers_on_postgres_and_a_tracking_server(servers, tmp_path):
     assert len({t.user_attrs["worker"] for t in study.trials}) >= 2           # the work was shared
     assert {r.data.params["blas_threads"] for r in runs.values()} == {str(max(1, os.cpu_count() // 3))}
     assert all(r.data.tags["mlflow.parentRunId"] == out["parent_run_id"] for r in runs.values())
-    # a worker can join from anywhere: more budget, one `dlcore worker`
+    # running `search` again raises the budget and continues the study
     p = run_dlcore("search", space_file(tmp_path, "pg3", 400), "--storage", storage, "--tracking-uri", tracking,
                    "--trials", 2, "--json")
     assert p.returncode == 0 and sum(json.loads(p.stdout)["counts"].values()) == 11
@@ -175,7 +175,10 @@ def test_sigkill_of_a_worker_mid_trial(servers, tmp_path, backend):
     killed = study.trials[victim["number"]]
     assert killed.state.name == "FAIL"
     assert runs[victim["number"]].info.status in ("FAILED", "KILLED")
-    assert "worker" in runs[victim["number"]].data.tags["dlcore.state_reason"]
+    reason = runs[victim["number"]].data.tags["dlcore.state_reason"]
+    assert "worker" in reason
+    if backend == "postgres":  # the others failed it while running, not the parent at the end
+        assert "heartbeat" in reason, reason
     # running search again resumes the study
     p = run_dlcore("search", space_file(tmp_path, name, 200), "--trials", 2, "--json", *args, env=env)
     assert p.returncode == 0, p.stderr
@@ -208,3 +211,66 @@ def test_moons_with_two_workers_on_the_embedded_store(tmp_path):
     study = optuna.load_study(study_name="moons", storage=f"sqlite:///{tmp_path / 'store' / 'optuna.db'}")
     check_linked(study, MlflowClient(f"sqlite:///{tmp_path / 'store' / 'mlflow.db'}"), "moons", 40)
     assert sum(out["counts"].values()) == 40
+
+
+def test_a_worker_joins_a_running_search_from_the_command_line(servers, tmp_path):
+    storage, tracking = servers
+    search = subprocess.Popen([sys.executable, "-m", "dlcore", "search", str(space_file(tmp_path, "join", 3000)),
+                               "--storage", storage, "--tracking-uri", tracking, "--trials", 8, "--json"],
+                              cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    wait_for_running_trial(storage, "join", search)
+    worker = run_dlcore("worker", "--study", "join", "--storage", storage, "--tracking-uri", tracking)
+    out, err = search.communicate(timeout=600)
+    assert search.returncode == 0 and worker.returncode == 0, err + worker.stderr
+    assert "ran" in worker.stderr
+    study = optuna.load_study(study_name="join", storage=storage)
+    runs = check_linked(study, MlflowClient(tracking), "join", 8)
+    assert len({t.user_attrs["worker"] for t in study.trials}) == 2       # both took trials
+    assert {r.data.tags["mlflow.parentRunId"] for r in runs.values()} == {json.loads(out)["parent_run_id"]}
+
+
+def test_ctrl_c_in_the_terminal_on_a_search_with_workers(tmp_path):
+    """A terminal's Ctrl-C signals the whole foreground process group; every started trial must end FAIL
+    with its run closed, and the parent run KILLED."""
+    store = tmp_path / "store"
+    proc = subprocess.Popen([sys.executable, "-m", "dlcore", "search", str(space_file(tmp_path, "intrw", 200000)),
+                             "--workers", "2", "--trials", "4", "--store", str(store)], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    url = f"sqlite:///{store / 'optuna.db'}"
+    wait_for_running_trial(url, "intrw", proc)
+    time.sleep(1.0)  # let the second worker start its trial too
+    os.killpg(proc.pid, signal.SIGINT)
+    out, err = proc.communicate(timeout=180)
+    assert proc.returncode == 130 and "interrupted" in err and "Traceback" not in err, err
+    study = optuna.load_study(study_name="intrw", storage=url)
+    assert study.trials and {t.state.name for t in study.trials} == {"FAIL"}
+    client = MlflowClient(f"sqlite:///{store / 'mlflow.db'}")
+    runs = client.search_runs([client.get_experiment_by_name("intrw").experiment_id])
+    assert runs and not [r for r in runs if r.info.status == "RUNNING"]
+    children = {r.info.run_id for r in runs if r.data.tags.get("dlcore.kind") == "trial"}
+    assert {t.user_attrs["mlflow_run_id"] for t in study.trials} == children
+    parent = [r for r in runs if r.data.tags.get("dlcore.kind") == "search"]
+    assert len(parent) == 1 and parent[0].info.status == "KILLED"
+
+
+def test_a_killed_search_leaves_no_run_running_once_searched_again(tmp_path):
+    store = tmp_path / "store"
+    env = {**os.environ, "DLCORE_HEARTBEAT_INTERVAL": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "dlcore", "search", str(space_file(tmp_path, "dead", 200000)),
+                             "--store", str(store)], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    url = f"sqlite:///{store / 'optuna.db'}"
+    victim = wait_for_running_trial(url, "dead", proc)
+    proc.kill()
+    proc.communicate()
+    time.sleep(2.5)  # past the heartbeat's grace period
+    p = run_dlcore("search", space_file(tmp_path, "dead", 200), "--trials", 2, "--store", store, env=env)
+    assert p.returncode == 0, p.stderr
+    study = optuna.load_study(study_name="dead", storage=url)
+    assert study.trials[victim["number"]].state.name == "FAIL"
+    client = MlflowClient(f"sqlite:///{store / 'mlflow.db'}")
+    runs = client.search_runs([client.get_experiment_by_name("dead").experiment_id])
+    assert not [r for r in runs if r.info.status == "RUNNING"]
+    parents = sorted((r for r in runs if r.data.tags.get("dlcore.kind") == "search"), key=lambda r: r.info.start_time)
+    assert [r.info.status for r in parents] == ["KILLED", "FINISHED"]
+    assert client.get_run(victim["mlflow_run_id"]).info.status == "FAILED"

@@ -9,7 +9,6 @@ import optuna
 from ..config import ConfigError
 from .space import SearchSpace, space_from_doc, space_to_doc
 
-optuna.logging.set_verbosity(optuna.logging.ERROR)  # dlcore says what matters in one line
 
 
 def make_sampler(name: str, seed: int):
@@ -20,6 +19,8 @@ def make_sampler(name: str, seed: int):
     if name == "random":
         return s.RandomSampler(seed=seed)
     if name == "qmc":
+        import scipy.stats.qmc  # noqa: F401 -- QMCSampler imports it lazily, in its second trial, where a
+        # concurrent import of scipy (the report's warm-up thread) makes it fail as a circular import
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             return s.QMCSampler(seed=seed, scramble=True)
@@ -76,12 +77,40 @@ def make_storage(url, on_stale=None):
     check_storage_url(url)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        sqlite = url.startswith("sqlite:")
         try:
-            return optuna.storages.RDBStorage(url, heartbeat_interval=HEARTBEAT_INTERVAL,
-                                              grace_period=3 * HEARTBEAT_INTERVAL,
-                                              heartbeat_stale_trial_callback=on_stale)
+            storage = optuna.storages.RDBStorage(url, heartbeat_interval=HEARTBEAT_INTERVAL,
+                                                 grace_period=3 * HEARTBEAT_INTERVAL,
+                                                 heartbeat_stale_trial_callback=on_stale,
+                                                 engine_kwargs={"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT}}
+                                                 if sqlite else None)
+            if sqlite:
+                _write_transactions_take_the_lock_first(storage.engine)
+            return storage
         except Exception as e:  # noqa: BLE001 -- SQLAlchemy and driver errors vary; say which storage
             raise ConfigError(f"cannot open Optuna storage {redact(url)}: {str(e).splitlines()[0]}") from None
+
+
+SQLITE_BUSY_TIMEOUT = 60  # seconds a writer waits for another process's transaction to end
+
+
+def _write_transactions_take_the_lock_first(engine):
+    """Several processes (workers, their heartbeat threads, the parent) write one SQLite file. A
+    transaction that reads, then writes, while another holds the write lock gets "database is locked" at
+    once: SQLite cannot wait there without a deadlock. Beginning every transaction with BEGIN IMMEDIATE
+    takes the lock first, so writers queue (up to SQLITE_BUSY_TIMEOUT) instead of failing. This is
+    SQLAlchemy's documented recipe for pysqlite."""
+    from sqlalchemy import event
+
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_connection, record):
+        dbapi_connection.isolation_level = None  # the driver issues no BEGIN of its own
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection):
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    engine.dispose()  # connections opened while creating the tables predate the listeners
 
 
 def redact(url) -> str:
@@ -107,11 +136,27 @@ def open_study(space: SearchSpace, storage):
     stored = study.direction.name.lower()
     if stored != space.direction:
         raise ConfigError(f"study {st.name!r} exists with direction {stored}; {space.source} asks {space.direction}")
+    check_same_objective(study, space)
     if "metric" not in study.user_attrs:
         study.set_user_attr("metric", st.metric)
         study.set_user_attr("space_source", space.source)
     study.set_user_attr("space", space_to_doc(space))  # what `dlcore worker` rebuilds the space from
     return study
+
+
+def check_same_objective(study, space: SearchSpace):
+    """Continuing a study with a space whose values mean something else (another metric, protocol or
+    dataset) would mix incomparable trials: refuse, naming the first difference."""
+    old = study.user_attrs.get("space")
+    if not old:
+        return
+    new = space_to_doc(space)
+    for section, keys in (("study", ("metric", "folds")), ("data", tuple(sorted(set(old["data"]) | set(new["data"]))))):
+        for key in keys:
+            a, b = old[section].get(key), new[section].get(key)
+            if a != b:
+                raise ConfigError(f"{space.source}: study {study.study_name!r} exists with {section}.{key} = {a!r}, "
+                                  f"this space has {b!r}: its trials would not compare; use another --study name")
 
 
 def warmup_steps(space: SearchSpace) -> int:

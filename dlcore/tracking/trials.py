@@ -65,6 +65,11 @@ class SearchTracker:
             log_run(self.tracker, run_id, record, params)
         except Exception as e:  # noqa: BLE001 -- a tracking failure must not lose the trial itself
             print(f"dlcore: warning: could not log trial {record.number} to MLflow: {e}", file=sys.stderr)
+            try:  # never leave the run RUNNING: say it is incomplete
+                self.tracker.log(run_id, tags={"dlcore.state_reason": f"logging failed: {e}"[:5000]})
+                self.tracker.end(run_id, "FAILED")
+            except Exception:  # noqa: BLE001 -- the store itself is unreachable; a later search closes it
+                pass
 
 
 def run_params(record, dataset, folds, space=None) -> dict:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import optuna
@@ -16,6 +17,7 @@ TINY = """
 [study]
 name = "{name}"
 metric = "{metric}"
+sampler = "{sampler}"
 trials = 4
 seed = 7
 report_every = 25
@@ -43,9 +45,9 @@ init_scale = 1.0
 """
 
 
-def tiny_space(tmp_path, name="tiny", metric="val_cost", folds=0, lr_low=0.05, lr_high=2.0):
+def tiny_space(tmp_path, name="tiny", metric="val_cost", folds=0, lr_low=0.05, lr_high=2.0, sampler="tpe"):
     f = tmp_path / f"{name}.toml"
-    f.write_text(TINY.format(name=name, metric=metric, folds=folds, lr_low=lr_low, lr_high=lr_high))
+    f.write_text(TINY.format(name=name, metric=metric, folds=folds, lr_low=lr_low, lr_high=lr_high, sampler=sampler))
     return load_space(f)
 
 
@@ -111,11 +113,69 @@ def test_every_trial_has_one_linked_child_run(tmp_path):
 def test_running_again_adds_trials_to_the_same_study_and_experiment(tmp_path):
     space = tiny_space(tmp_path)
     first, client, _, _ = search(tmp_path, space, 3)
+    with open(client.download_artifacts(first["parent_run_id"], "search_space.json", str(tmp_path))) as f:
+        logged = json.load(f)  # the parent run holds the whole space
+    assert logged["space"]["learning_rate"] == {"low": 0.05, "high": 2.0, "log": True}
     second, client, study, _ = search(tmp_path, space, 2)
     assert len(study.trials) == 5
     assert first["experiment_id"] == second["experiment_id"] and first["parent_run_id"] != second["parent_run_id"]
     assert len(child_runs(client, first)) == 3 and len(child_runs(client, second)) == 2
     assert sum(second["counts"].values()) == 5
+
+
+@pytest.mark.parametrize("sampler", ["random", "tpe"])
+def test_running_again_proposes_new_configurations(tmp_path, sampler):
+    """The sampler of a continued search is seeded from the study seed and the history, not the study
+    seed alone, which would propose the first search's configurations again."""
+    space = tiny_space(tmp_path, name=f"again-{sampler}", sampler=sampler)
+    search(tmp_path, space, 3)
+    _, _, study, _ = search(tmp_path, space, 3)
+    first, second = [[t.params for t in study.trials[i:i + 3]] for i in (0, 3)]
+    assert not [p for p in second if p in first]
+
+
+@pytest.mark.parametrize("sampler", ["qmc", "random"])
+def test_other_samplers_run_every_trial(tmp_path, sampler):
+    """QMC once failed its second trial: it imports scipy lazily, while the report's warm-up thread did too."""
+    from tests.conftest import run_dlcore
+
+    space = tiny_space(tmp_path, name=f"s-{sampler}", sampler=sampler)
+    store = Store(tmp_path / "store")  # a fresh process, as a user runs it: nothing imported yet
+    p = run_dlcore("search", space.source, "--json", "--store", store.root)
+    assert p.returncode == 0, p.stderr
+    study = optuna.load_study(study_name=space.study.name, storage=store.optuna_url)
+    assert len(study.trials) == 4 and not [t for t in study.trials if t.state.name == "FAIL"], p.stderr
+    assert len(child_runs(MlflowClient(store.tracking_uri), json.loads(p.stdout))) == 4
+
+
+def test_continuing_a_study_with_another_dataset_or_metric_is_refused(tmp_path):
+    from dlcore.config import ConfigError
+
+    search(tmp_path, tiny_space(tmp_path, name="same"), 2)
+    other = tiny_space(tmp_path, name="same")
+    other = replace(other, base=other.base.with_overrides(["data.n_samples=200"]))
+    with pytest.raises(ConfigError, match=r"exists with data.n_samples = 120, this space has 200"):
+        search(tmp_path, other, 2)
+    folds = tiny_space(tmp_path, name="same", folds=3)
+    with pytest.raises(ConfigError, match=r"exists with study.folds = 0, this space has 3"):
+        search(tmp_path, folds, 2)
+
+
+def test_a_trial_that_fails_before_training_still_has_its_run_and_reason(tmp_path):
+    from dlcore.tracking.mlflow_runs import Tracker
+    from dlcore.tracking.trials import SearchTracker
+
+    space = tiny_space(tmp_path)
+    store = Store(tmp_path / "store").create()
+    tracker = Tracker(store.tracking_uri, store.artifact_root)
+    obj = Objective(space)
+    obj.tracker = SearchTracker(tracker, tracker.experiment_id("tiny"), None, "tiny", obj)
+    trial = optuna.trial.FixedTrial({"learning_rate": 0.3}, number=0)  # no n_layers: suggest fails
+    with pytest.raises(ValueError):
+        obj(trial)
+    obj.tracker.flush()
+    run = tracker.client.get_run(trial.user_attrs["mlflow_run_id"])
+    assert run.info.status == "FAILED" and "n_layers" in run.data.tags["dlcore.state_reason"]
 
 
 def test_diverging_learning_rates_are_pruned_with_the_reason(tmp_path):
@@ -140,6 +200,9 @@ def test_kfold_balanced_accuracy_and_pruning_per_fold(tmp_path):
         run = client.get_run(t.user_attrs["mlflow_run_id"])
         folds = [run.data.metrics[f"final_fold{f}_val_balanced_accuracy"] for f in range(3)]
         assert np.mean(folds) == pytest.approx(t.value)
+        for key in ("train_cost", "train_accuracy", "val_cost", "val_accuracy"):  # every final, per fold
+            assert np.mean([run.data.metrics[f"final_fold{f}_{key}"] for f in range(3)]) == pytest.approx(
+                run.data.metrics[f"final_{key}"])
         assert json.loads(run.data.params["n_val"]) == [32, 32, 32]  # 96 training examples in 3 folds
 
 
