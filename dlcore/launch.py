@@ -14,7 +14,6 @@ import socket
 import subprocess
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -97,18 +96,15 @@ def run_search(space: SearchSpace, backends: Backends, n_trials: int | None = No
     _quiet_optuna()
     objective = Objective(space)                         # loads and checks the data before anything is created
     backends.prepare()
-    # Opening MLflow's store and importing what the summary plots need take seconds: do it meanwhile.
-    warm = ThreadPoolExecutor(1, thread_name_prefix="dlcore-warm-up")
-    tracker_ready = warm.submit(_open_tracker, backends) if track else None
-    warm.submit(report.preload)
-    warm.shutdown(wait=False)
+    # Everything is imported in this thread: importing MLflow or the plotting stack in a background
+    # thread while this one imported SQLAlchemy or SciPy failed, now and then, as a circular import.
     study = open_study(space, make_storage(backends.storage))
     n = n_trials or space.study.trials
     budget = len(study.trials) + n
     study.set_user_attr("budget", budget)
     tracker = parent = exp_id = None
     if track:
-        tracker = tracker_ready.result()
+        tracker = _open_tracker(backends)
         exp_id = tracker.experiment_id(space.study.name)
         close_stale_runs(study, tracker, exp_id)
         parent = tracker.start_run(exp_id, f"search-{len(study.trials)}+{n}", {

@@ -11,12 +11,6 @@ import optuna  # noqa: E402
 import pandas as pd  # noqa: E402
 
 
-def preload():
-    """Import what the summary plots use (parameter importances pull in scipy and scikit-learn)."""
-    import optuna.importance  # noqa: F401
-    from optuna.visualization import matplotlib  # noqa: F401
-
-
 def trials_table(study) -> pd.DataFrame:
     """One row per trial: number, state, value, params (NaN where a trial did not sample one), seed,
     MLflow run id and the pruning or divergence reason."""

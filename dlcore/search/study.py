@@ -19,8 +19,6 @@ def make_sampler(name: str, seed: int):
     if name == "random":
         return s.RandomSampler(seed=seed)
     if name == "qmc":
-        import scipy.stats.qmc  # noqa: F401 -- QMCSampler imports it lazily, in its second trial, where a
-        # concurrent import of scipy (the report's warm-up thread) makes it fail as a circular import
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             return s.QMCSampler(seed=seed, scramble=True)
