@@ -339,8 +339,8 @@ def cmd_ui(args) -> int:
     cmd = [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", store.tracking_uri,
            "--default-artifact-root", store.artifact_root.as_uri(), "--host", args.host, "--port", str(args.port),
            "--workers", "1"]
-    if not loopback:
-        cmd += ["--allowed-hosts", "*"]
+    if args.allowed_hosts:  # else MLflow's default: localhost and private addresses (DNS-rebinding check)
+        cmd += ["--allowed-hosts", args.allowed_hosts]
     env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true", "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
     _check_can_listen(args.host, args.port)
     print(f"MLflow UI for {store.root}: http://{args.host}:{args.port}  (Ctrl-C to stop)", flush=True)
@@ -472,6 +472,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "store's runs, bound to 127.0.0.1 unless --host says otherwise. Example: dlcore ui --port 5000")
     u.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1; others warn)")
     u.add_argument("--port", type=_port, default=5000, help="port to listen on, 1..65535 (default 5000)")
+    u.add_argument("--allowed-hosts", metavar="HOSTS", help="Host headers the server accepts, e.g. "
+                   "'mlflow.example.org:5000' (default, MLflow's: localhost and private addresses)")
     _add_store_options(u, remote=False)
     u.set_defaults(func=cmd_ui)
     return p

@@ -1,13 +1,16 @@
 """search, best, report and ui from the command line, as a user runs them, on a real store."""
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 
+import pandas as pd
 import pytest
 
 from tests.conftest import run_dlcore
@@ -54,6 +57,41 @@ def test_best_and_report(planar_search, tmp_path):
     lines = csv.read_text().splitlines()
     assert len(lines) == 6 and lines[0].startswith("number,state,value,params_init_scale")
     assert out["best_run_id"] in lines[1]
+    # integer params print as integers, also in a column some trials lack (n_layers 2..4: n_units_l2 is absent at 2)
+    p = run_dlcore("report", "--study", "planar", "--csv", tmp_path / "all.csv", "--store", cwd / "mlruns")
+    assert p.returncode == 0, p.stderr
+    table = pd.read_csv(tmp_path / "all.csv", dtype=str, keep_default_na=False)
+    ints = [c for c in table.columns if c == "params_n_layers" or c.startswith("params_n_units_l")]
+    assert any((table[c] == "").any() and (table[c] != "").any() for c in ints)  # else this checks nothing
+    assert all(re.fullmatch(r"\d*", v) for c in ints for v in table[c]), table[ints]
+    shown = [row.split() for row in p.stdout.splitlines()[1:]]  # after "wrote 20 trials to ..."
+    cols = [i for i, name in enumerate(shown[0]) if name in ints]
+    assert len(shown) == 21 and len(cols) == len(ints)
+    assert all(re.fullmatch(r"\d+|<NA>", row[i]) for row in shown[1:] for i in cols), p.stdout
+
+def test_trials_table_keeps_integer_params_integers():
+    import optuna
+    from optuna.distributions import FloatDistribution, IntDistribution
+
+    from dlcore.search.report import trials_table
+
+    study = optuna.create_study()
+    dists = {"learning_rate": FloatDistribution(0.01, 1.0, log=True), "n_layers": IntDistribution(1, 3),
+             "n_units_l1": IntDistribution(2, 8), "n_units_l2": IntDistribution(2, 8)}
+    trials = [{"learning_rate": 0.1, "n_layers": 1},
+              {"learning_rate": 0.2, "n_layers": 3, "n_units_l1": 8, "n_units_l2": 5},
+              {"learning_rate": 1.0, "n_layers": 2, "n_units_l1": 2}]
+    for params in trials:
+        study.add_trial(optuna.trial.create_trial(params=params, distributions={k: dists[k] for k in params},
+                                                  value=params["learning_rate"]))
+    df = trials_table(study)
+    for name in ("params_n_layers", "params_n_units_l1", "params_n_units_l2"):
+        assert df[name].dtype == "Int64", (name, df[name].dtype)
+    assert df["params_learning_rate"].dtype == "float64"
+    assert df["params_n_units_l2"].tolist()[1] == 5 and df["params_n_units_l2"].isna().tolist() == [True, False, True]
+    csv = df.to_csv(index=False).splitlines()
+    assert csv[1].startswith("0,COMPLETE,0.1,0.1,1,,,") and csv[3].startswith("2,COMPLETE,1.0,1.0,2,2,,"), csv
+    assert "8.0" not in df.to_string() and "5.0" not in df.to_string()
 
 
 @pytest.mark.parametrize("args,message", [
@@ -95,25 +133,38 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_ui_serves_the_runs_over_its_rest_api(planar_search):
-    cwd, out = planar_search
-    port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "dlcore", "ui", "--port", str(port), "--store", str(cwd / "mlruns")],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
-    try:
-        assert f"http://127.0.0.1:{port}" in proc.stdout.readline()
-        base = f"http://127.0.0.1:{port}"
+class UI:
+    """``dlcore ui`` in its own process group, up once /health answers; stopped on exit."""
+
+    def __init__(self, store, port, *args):
+        self.port, self.base = port, f"http://127.0.0.1:{port}"
+        self.proc = subprocess.Popen([sys.executable, "-m", "dlcore", "ui", "--port", str(port), "--store", str(store),
+                                      *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                     start_new_session=True)
+
+    def __enter__(self):
+        self.first_line = self.proc.stdout.readline()
         deadline = time.time() + 120
         while True:
             try:
-                with urllib.request.urlopen(f"{base}/health", timeout=2) as r:
+                with urllib.request.urlopen(f"{self.base}/health", timeout=2) as r:
                     if r.status == 200:
-                        break
+                        return self
             except OSError:
-                if time.time() > deadline or proc.poll() is not None:
-                    raise AssertionError(f"UI did not start: {proc.stderr.read() if proc.poll() is not None else ''}")
+                if time.time() > deadline or self.proc.poll() is not None:
+                    raise AssertionError(f"UI did not start: {self.proc.stderr.read() if self.proc.poll() is not None else ''}")
                 time.sleep(0.5)
-        req = urllib.request.Request(f"{base}/api/2.0/mlflow/runs/search", method="POST",
+
+    def __exit__(self, *exc):
+        os.killpg(self.proc.pid, signal.SIGTERM)
+        self.proc.wait(timeout=30)
+
+
+def test_ui_serves_the_runs_over_its_rest_api(planar_search):
+    cwd, out = planar_search
+    with UI(cwd / "mlruns", _free_port()) as ui:
+        assert ui.base in ui.first_line
+        req = urllib.request.Request(f"{ui.base}/api/2.0/mlflow/runs/search", method="POST",
                                      data=json.dumps({"experiment_ids": [out["experiment_id"]], "max_results": 100}).encode(),
                                      headers={"Content-Type": "application/json"})
         with urllib.request.urlopen(req, timeout=30) as r:
@@ -121,6 +172,40 @@ def test_ui_serves_the_runs_over_its_rest_api(planar_search):
         assert len(runs) == 21
         ids = {r["info"]["run_id"] for r in runs}
         assert out["parent_run_id"] in ids and out["best_run_id"] in ids
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=30)
+
+
+def _outside_address():
+    """This machine's address on its default route, if it has one other than loopback."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            s.connect(("192.0.2.1", 9))  # TEST-NET-1: nothing is sent
+            addr = s.getsockname()[0]
+        except OSError:
+            return None
+    return None if addr.startswith("127.") else addr
+
+
+def _status(url, host=None):
+    req = urllib.request.Request(url, headers={"Host": host} if host else {})
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.status
+    except urllib.error.HTTPError as e:
+        return e.code
+
+
+def test_ui_binds_loopback_unless_told_and_then_warns(planar_search):
+    cwd, _ = planar_search
+    outside = _outside_address()
+    with UI(cwd / "mlruns", _free_port()) as ui:
+        os.set_blocking(ui.proc.stderr.fileno(), False)
+        assert "exposes the UI" not in (ui.proc.stderr.read() or "")
+        if outside:  # bound to 127.0.0.1 only: the machine's other address does not answer
+            with pytest.raises(OSError):
+                socket.create_connection((outside, ui.port), timeout=5).close()
+    with UI(cwd / "mlruns", _free_port(), "--host", "0.0.0.0") as ui:
+        os.set_blocking(ui.proc.stderr.fileno(), False)
+        assert "exposes the UI" in (ui.proc.stderr.read() or "")
+        assert _status(f"{ui.base}/health") == 200
+        # MLflow's DNS-rebinding check stays on: a foreign Host header is refused
+        assert _status(f"{ui.base}/api/2.0/mlflow/experiments/search?max_results=1", "evil.example.com") in (400, 403)
