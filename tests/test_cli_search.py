@@ -69,6 +69,7 @@ def test_best_and_report(planar_search, tmp_path):
     assert len(shown) == 21 and len(cols) == len(ints)
     assert all(re.fullmatch(r"\d+|<NA>", row[i]) for row in shown[1:] for i in cols), p.stdout
 
+
 def test_trials_table_keeps_integer_params_integers():
     import optuna
     from optuna.distributions import FloatDistribution, IntDistribution

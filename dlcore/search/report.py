@@ -12,10 +12,16 @@ import pandas as pd  # noqa: E402
 
 
 def trials_table(study) -> pd.DataFrame:
-    """One row per trial: number, state, value, params (NaN where a trial did not sample one), seed,
-    MLflow run id and the pruning or divergence reason."""
+    """One row per trial: number, state, value, params (missing where a trial did not sample one), seed,
+    MLflow run id and the pruning or divergence reason. Integer params stay integers (pandas' nullable
+    Int64), not floats as a column with missing values would otherwise become."""
     rows = []
-    for t in study.get_trials(deepcopy=False):
+    trials = study.get_trials(deepcopy=False)
+    kinds = {}  # param name -> whether every trial that sampled it sampled an integer
+    for t in trials:
+        for k, d in t.distributions.items():
+            kinds[k] = kinds.get(k, True) and isinstance(d, optuna.distributions.IntDistribution)
+    for t in trials:
         rows.append({"number": t.number, "state": t.state.name, "value": t.value,
                      **{f"params_{k}": v for k, v in sorted(t.params.items())},
                      "seed": t.user_attrs.get("seed"), "run_id": t.user_attrs.get("mlflow_run_id"),
@@ -24,6 +30,7 @@ def trials_table(study) -> pd.DataFrame:
     df = pd.DataFrame(rows)
     if df.empty:
         return df
+    df = df.astype({f"params_{k}": "Int64" for k, integer in kinds.items() if integer})
     lead = ["number", "state", "value"]
     params = sorted(c for c in df.columns if c.startswith("params_"))
     return df[lead + params + [c for c in df.columns if c not in lead and c not in params]]
