@@ -25,6 +25,18 @@ def test_train_json_reports_test_accuracy_when_there_is_a_test_split():
     assert 0 <= json.loads(p.stdout)["test_accuracy"] <= 1
 
 
+def test_a_tracked_train_run_has_no_optuna_tags(tmp_path):
+    from mlflow.tracking import MlflowClient
+
+    store = tmp_path / "s"
+    p = dlcore("train", "experiments/course/planar.toml", "--set", "train.iterations=20", "--store", store, "--json")
+    assert p.returncode == 0, p.stderr
+    run = MlflowClient(f"sqlite:///{store / 'mlflow.db'}").get_run(json.loads(p.stdout)["run_id"])
+    assert run.data.tags["dlcore.kind"] == "train" and run.info.status == "FINISHED"
+    assert {"dlcore.run_config", "dlcore.state_reason"} <= set(run.data.tags)
+    assert [k for k in run.data.tags if k.startswith("optuna.")] == []  # no trial, so no trial state
+
+
 def test_deep_cat_from_the_command_line(cat_data, reference):
     p = dlcore("train", "experiments/course/deep.toml", "--json", env={"DLCORE_DATA_DIR": str(cat_data)})
     assert p.returncode == 0, p.stderr

@@ -62,7 +62,7 @@ class SearchTracker:
 
     def _write(self, run_id, record, params):
         try:
-            log_run(self.tracker, run_id, record, params)
+            log_run(self.tracker, run_id, record, params, trial=True)
         except Exception as e:  # noqa: BLE001 -- a tracking failure must not lose the trial itself
             print(f"dlcore: warning: could not log trial {record.number} to MLflow: {e}", file=sys.stderr)
             try:  # never leave the run RUNNING: say it is incomplete
@@ -103,8 +103,9 @@ def run_params(record, dataset, folds, space=None) -> dict:
     return p
 
 
-def log_run(tracker: Tracker, run_id: str, record, params: dict):
-    """Write a finished trial (or a single training run) to its MLflow run, in one batch, and close it."""
+def log_run(tracker: Tracker, run_id: str, record, params: dict, trial: bool = False):
+    """Write a finished trial (``trial=True``) or a single training run to its MLflow run, in one batch,
+    and close it. Only a trial's run gets optuna.* tags: a training run has no trial."""
     metrics = {f"final_{k}": v for k, v in record.metrics.items()}  # apart from the curves' keys
     if record.value is not None:
         metrics["objective"] = record.value
@@ -112,8 +113,9 @@ def log_run(tracker: Tracker, run_id: str, record, params: dict):
     if any(v is not None for v in record.val_cost):
         curves["val_cost"] = (record.steps, record.val_cost)
     interrupted = record.reason.startswith("KeyboardInterrupt")
-    tags = {"optuna.trial_state": record.state, "dlcore.state_reason": record.reason,
-            "dlcore.run_config": record.config.to_dict()}
+    tags = {"dlcore.state_reason": record.reason, "dlcore.run_config": record.config.to_dict()}
+    if trial:
+        tags["optuna.trial_state"] = record.state
     tracker.log(run_id, params=params, metrics=metrics, curves=curves, tags=tags)
     if record.full_costs:
         arrays = ({"cost": record.full_costs[0]} if len(record.full_costs) == 1 else
