@@ -216,7 +216,7 @@ def test_moons_with_two_workers_on_the_embedded_store(tmp_path):
 def test_a_worker_joins_a_running_search_from_the_command_line(servers, tmp_path):
     storage, tracking = servers
     search = subprocess.Popen([sys.executable, "-m", "dlcore", "search", str(space_file(tmp_path, "join", 3000)),
-                               "--storage", storage, "--tracking-uri", tracking, "--trials", 8, "--json"],
+                               "--storage", storage, "--tracking-uri", tracking, "--trials", "8", "--json"],
                               cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     wait_for_running_trial(storage, "join", search)
     worker = run_dlcore("worker", "--study", "join", "--storage", storage, "--tracking-uri", tracking)
