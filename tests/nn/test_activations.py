@@ -17,8 +17,17 @@ EXPECTED_AT_ZERO = {  # g(0), g'(0) with relu_grad_at_zero = 1, g'(0) with 0
 }
 
 
+EXPECTED_AT_EXTREMES = {  # g(-1e4), g(1e4), g'(-1e4), g'(1e4)
+    "sigmoid": (0.0, 1.0, 0.0, 0.0),
+    "tanh": (-1.0, 1.0, 0.0, 0.0),
+    "relu": (0.0, 1e4, 0.0, 1.0),
+    "leaky_relu": (-100.0, 1e4, LEAK, 1.0),
+    "linear": (-1e4, 1e4, 1.0, 1.0),
+}
+
+
 def test_every_activation_has_expectations():
-    assert set(ACTIVATIONS) == set(EXPECTED_AT_ZERO)
+    assert set(ACTIVATIONS) == set(EXPECTED_AT_ZERO) == set(EXPECTED_AT_EXTREMES)
 
 
 @pytest.mark.parametrize("name", sorted(ACTIVATIONS))
@@ -42,7 +51,7 @@ def test_derivative_matches_finite_differences(name):
 
 
 @pytest.mark.parametrize("name", sorted(ACTIVATIONS))
-def test_extreme_inputs_are_finite_and_silent(name):
+def test_extreme_inputs_give_the_limits_silently(name):
     g = ACTIVATIONS[name]
     with warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -50,6 +59,9 @@ def test_extreme_inputs_are_finite_and_silent(name):
             a = g.value(Z)
             d = g.grad(Z, a)
     assert np.isfinite(a).all() and np.isfinite(d).all()
+    low, high, d_low, d_high = EXPECTED_AT_EXTREMES[name]
+    assert (a[0, 0], a[0, -1]) == (low, high)
+    assert (d[0, 0], d[0, -1]) == (d_low, d_high)
 
 
 def test_sigmoid_limits_and_symmetry():
