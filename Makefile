@@ -1,6 +1,7 @@
 # Two commands do all the set-up on a fresh machine with Python 3.11 and pip:
-#   make demo   creates .venv, installs dlcore and runs the main job (the planar search)
+#   make demo   creates .venv, installs dlcore with its test extra and runs the main job (the planar search)
 #   make test   creates .venv, installs dlcore with its test extra and runs the test suite
+# Both share one install, pip install -e '.[test]' (editable), so either leaves .venv ready for the other.
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
