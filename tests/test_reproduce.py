@@ -1,5 +1,6 @@
 """dlcore reproduce: a run trained inside a search, reproduced in another process, bit for bit."""
 import json
+from dataclasses import replace
 
 import mlflow
 import numpy as np
@@ -9,7 +10,9 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from dlcore import nn
+from dlcore.config import RunConfig
 from dlcore.launch import Backends, run_search
+from dlcore.runner import load_dataset, make_split, train_run
 from dlcore.search import load_space
 from dlcore.tracking.store import Store
 from tests.conftest import run_dlcore
@@ -84,6 +87,58 @@ def test_pruned_runs_need_allow_incomplete(tmp_path):
     assert json.loads(p.stdout)["verdict"] == "identical"
 
 
+def test_the_model_is_logged_with_its_signature_and_no_warning(searched):
+    store, _ = searched
+    p = repro(store, "--study", "repro", "--json")
+    assert p.returncode == 0, p.stderr
+    assert "warning" not in p.stderr.lower(), p.stderr  # was: "Failed to infer model signature"
+    mlflow.set_tracking_uri(store.tracking_uri)
+    info = mlflow.models.get_model_info(json.loads(p.stdout)["model_uri"])
+    assert info.signature.inputs.to_dict() == [{"type": "tensor", "tensor-spec": {"dtype": "float64", "shape": (-1, 2)}}]
+    assert info.signature.outputs.to_dict() == [{"type": "tensor", "tensor-spec": {"dtype": "float64", "shape": (-1,)}}]
+
+
+MOONS_SPACE = """
+[study]
+name = "moons2"
+trials = 4
+seed = 11
+pruner = "none"
+report_every = 100
+[data]
+name = "moons"
+n_samples = 1000
+validation_fraction = 0.25
+[model]
+hidden_activation = "tanh"
+init = "he"
+[train]
+iterations = 400
+[space]
+learning_rate = { low = 0.05, high = 0.5, log = true }
+n_layers = { low = 2, high = 3 }
+n_units = { low = 16, high = 48 }
+"""
+
+
+def test_trials_of_each_worker_of_a_search_reproduce_identically(tmp_path):
+    """Issue 4: bit for bit whatever the worker count. Each of the two workers' trials (so worker 2's,
+    whichever "host:pid" it was) is reproduced in a fresh process with the BLAS threads the worker used."""
+    (tmp_path / "moons.toml").write_text(MOONS_SPACE)
+    store = Store(tmp_path / "s")
+    p = run_dlcore("search", tmp_path / "moons.toml", "--workers", 2, "--trials", 4, "--store", store.root)
+    assert p.returncode == 0, p.stderr
+    study = optuna.load_study(study_name="moons2", storage=store.optuna_url)
+    first = {}
+    for t in study.trials:  # each worker's first trial
+        assert t.state.name == "COMPLETE", (t.number, t.state, t.user_attrs.get("state_reason"))
+        first.setdefault(t.user_attrs["worker"], t)
+    assert len(first) == 2, f"one worker ran all the trials: {sorted(first)}"
+    for t in first.values():
+        r = repro(store, "--run-id", t.user_attrs["mlflow_run_id"])
+        assert r.returncode == 0 and r.stdout.startswith("identical: 400 costs"), r.stdout + r.stderr
+
+
 @pytest.mark.parametrize("args,message", [
     (["--run-id", "0123456789abcdef"], "no MLflow run '0123456789abcdef'"),
     (["--study", "nope"], "no study 'nope'"),
@@ -126,17 +181,24 @@ def test_pyfunc_model_round_trip_and_locked_test_set(searched, tmp_path):
     assert {"refit_test_cost", "refit_test_accuracy", "seeds_val_cost_mean", "seeds_val_cost_std",
             "seeds_test_accuracy_mean", "seeds_test_accuracy_std"} <= set(run.data.metrics)
     assert len(out["seeds"]["runs"]) == 2
-    # the pyfunc model predicts what dlcore predicts
+    # The logged model is the refit: the reproduced run's configuration (as it logged it) trained here again,
+    # on the whole training split with its seed; params.npz and the pyfunc model must hold that net.
+    trial_run = client.get_run(summary["best_run_id"])
+    cfg = RunConfig.from_dict(json.loads(trial_run.data.tags["dlcore.run_config"]))
+    cfg = replace(cfg, train=replace(cfg.train, form="auto", blas_threads=int(trial_run.data.params["blas_threads"])))
+    dataset = load_dataset(cfg)
+    refit = train_run(cfg, make_split(cfg, dataset, np.arange(dataset.Y.shape[1]), None), evaluate_test=True)
+    assert out["refit"] == refit.metrics
+    W, b = refit.result.W, refit.result.b
+    with np.load(client.download_artifacts(run.info.run_id, "params.npz", str(tmp_path)), allow_pickle=False) as z:
+        assert sorted(z.files) == sorted(f"{name}{l}" for name in "Wb" for l in range(1, len(W) + 1))
+        for l in range(1, len(W) + 1):
+            np.testing.assert_array_equal(z[f"W{l}"], W[l - 1])
+            np.testing.assert_array_equal(z[f"b{l}"], b[l - 1])
     mlflow.set_tracking_uri(store.tracking_uri)
     model = mlflow.pyfunc.load_model(f"runs:/{run.info.run_id}/model")
-    with np.load(client.download_artifacts(run.info.run_id, "params.npz", str(tmp_path)), allow_pickle=False) as z:
-        L = len(z.files) // 2
-        W, b = [z[f"W{l}"] for l in range(1, L + 1)], [z[f"b{l}"] for l in range(1, L + 1)]
-    cfg = json.loads(run.data.tags["dlcore.run_config"])
-    arch = nn.Architecture((2, *cfg["model"]["hidden_units"], 1), cfg["model"]["hidden_activation"],
-                           cfg["model"]["output_activation"], cfg["model"]["relu_grad_at_zero"])
     X = np.random.default_rng(1).standard_normal((17, 2))
-    expected = nn.predict_proba(W, b, X.T, arch)[0]
+    expected = nn.predict_proba(W, b, X.T, refit.arch)[0]
     np.testing.assert_array_equal(model.predict(X), expected)
     np.testing.assert_array_equal(model.predict(pd.DataFrame(X, columns=["x1", "x2"])), expected)
     assert client.get_registered_model("repro-net").name == "repro-net"

@@ -30,6 +30,18 @@ def model_name_problem(name: str) -> str | None:
     return None
 
 
+def model_signature(arch, dtype):
+    """The model's contract, given explicitly (MLflow cannot infer one from the ``np.ndarray`` type hint of
+    ``predict`` and warns): a float64 (m, n_x) input, one example per row, and A[L] in the net's dtype,
+    (m,) for one output unit, (m, n[L]) otherwise. On predict MLflow checks the input's shape and dtype."""
+    from mlflow.models import ModelSignature
+    from mlflow.types import Schema, TensorSpec
+
+    n_x, n_y = arch.layer_dims[0], arch.layer_dims[-1]
+    return ModelSignature(inputs=Schema([TensorSpec(np.dtype(np.float64), (-1, n_x))]),
+                          outputs=Schema([TensorSpec(np.dtype(dtype), (-1,) if n_y == 1 else (-1, n_y))]))
+
+
 def log_model(tracker: Tracker, run_id: str, W, b, arch, register: str | None = None) -> str:
     """Log ``params.npz`` and a pyfunc model named "model" to the run, then close it: FINISHED, or
     FAILED (KILLED on Ctrl-C) when logging or registering raised. Returns the model URI."""
@@ -50,6 +62,9 @@ def log_model(tracker: Tracker, run_id: str, W, b, arch, register: str | None = 
             info = mlflow.pyfunc.log_model(
                 name="model", python_model=str(MODEL_CODE), artifacts={"params": str(params)},
                 model_config=config, code_paths=[str(PACKAGE)], registered_model_name=register,
+                # with a signature but no example MLflow warns again; the example (one row of zeros: only
+                # its shape and dtype matter) is also served once by MLflow, checking the logged model
+                signature=model_signature(arch, W[0].dtype), input_example=np.zeros((1, arch.layer_dims[0])),
                 pip_requirements=[f"numpy=={np.__version__}", f"mlflow=={mlflow.__version__}"])
             status = "FINISHED"
         except KeyboardInterrupt:
