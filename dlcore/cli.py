@@ -177,7 +177,7 @@ def cmd_search(args) -> int:
 
     summary = run_search(space, _backends(args), n, on_trial=on_trial, track=not args.no_track, workers=args.workers)
     bar.close()
-    code, short = 0, summary["budget"] - sum(summary["counts"].values())
+    code, short = 0, summary["budget"] - sum(v for k, v in summary["counts"].items() if k != "WAITING")
     if summary["failed_workers"] and short > 0:
         print(f"dlcore: error: {len(summary['failed_workers'])} worker(s) failed (exit {summary['failed_workers']}) "
               f"and the study is {short} trial(s) short of its budget of {summary['budget']}", file=sys.stderr)

@@ -21,7 +21,7 @@ import numpy as np
 from . import interrupt
 from .config import ConfigError
 from .search import report
-from .search.budget import BudgetExhausted, enforce_budget, lock_for
+from .search.budget import BudgetExhausted, enforce_budget, lock_for, started_trials
 from .search.objective import Objective, TrialRecord
 from .search.space import NAME_RE, SearchSpace, space_to_doc
 from .search.study import (best_trial, counts_by_state, load_study, make_pruner, make_sampler, make_storage,
@@ -100,7 +100,7 @@ def run_search(space: SearchSpace, backends: Backends, n_trials: int | None = No
     # thread while this one imported SQLAlchemy or SciPy failed, now and then, as a circular import.
     study = open_study(space, make_storage(backends.storage))
     n = n_trials or space.study.trials
-    budget = len(study.trials) + n
+    budget = started_trials(study) + n  # enqueued configurations are among the n
     study.set_user_attr("budget", budget)
     tracker = parent = exp_id = None
     if track:
@@ -218,7 +218,7 @@ def run_workers(space, backends: Backends, parent, workers: int, budget: int, on
     procs = [subprocess.Popen(cmd + ["--worker-index", str(i + 1)], env=env, start_new_session=True)
              for i in range(workers)]
     study = load_study(space.study.name, make_storage(backends.storage))
-    seen, interrupted = len(study.trials), False
+    seen, interrupted = sum(t.state.is_finished() for t in study.get_trials(deepcopy=False)), False
     try:
         while any(p.poll() is None for p in procs):
             time.sleep(0.5)
@@ -386,7 +386,7 @@ def join_study(name: str, backends: Backends, parent: str | None = None, blas_th
     space = space_of(study)
     if blas_threads:
         space = replace(space, base=replace(space.base, train=replace(space.base.train, blas_threads=blas_threads)))
-    budget = study.user_attrs.get("budget", len(study.trials))
+    budget = study.user_attrs.get("budget", started_trials(study))
     return work(space, backends, parent or study.user_attrs.get("parent_run_id"), budget, track=track,
                 worker_index=worker_index)
 

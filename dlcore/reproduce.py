@@ -49,8 +49,9 @@ def read_run(tracker: Tracker, run_id: str, allow_incomplete: bool = False) -> L
     if missing:
         raise ReproduceError(f"run {run_id} lacks what reproduction needs ({', '.join(missing)}): "
                              "it was not logged by dlcore's train or search")
-    state = tags.get("optuna.trial_state", "COMPLETE")
     status = run.info.status
+    # a trial's state is tagged; a `dlcore train` run's follows its status (KILLED: diverged)
+    state = tags.get("optuna.trial_state") or {"KILLED": "PRUNED", "FAILED": "FAIL"}.get(status, "COMPLETE")
     if status == "RUNNING":
         raise ReproduceError(f"run {run_id} is still RUNNING (or its process died): nothing final to compare")
     complete = status == "FINISHED" and state == "COMPLETE"

@@ -59,13 +59,21 @@ def lock_for(storage_url: str, study_name: str):
     return lambda: local
 
 
+def started_trials(study) -> int:
+    """Trials that have started: an enqueued trial still WAITING is not one yet (``ask`` starts it)."""
+    from optuna.trial import TrialState
+
+    return sum(t.state != TrialState.WAITING for t in study.get_trials(deepcopy=False))
+
+
 def enforce_budget(study, budget: int, lock) -> None:
-    """Make ``study.ask()`` (which ``study.optimize`` calls for every trial) refuse past the budget."""
+    """Make ``study.ask()`` (which ``study.optimize`` calls for every trial) refuse once ``budget``
+    trials have started."""
     ask = study.ask
 
     def ask_within_budget(*args, **kwargs):
         with lock():
-            if len(study.get_trials(deepcopy=False)) >= budget:
+            if started_trials(study) >= budget:
                 raise BudgetExhausted
             return ask(*args, **kwargs)
 

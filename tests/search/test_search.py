@@ -206,6 +206,25 @@ def test_kfold_balanced_accuracy_and_pruning_per_fold(tmp_path):
         assert json.loads(run.data.params["n_val"]) == [32, 32, 32]  # 96 training examples in 3 folds
 
 
+@pytest.mark.parametrize("folds", [0, 3])
+def test_the_median_pruner_prunes_a_hopeless_trial_after_its_warm_up(tmp_path, folds):
+    """Five good configurations, then one whose learning rate cannot learn in 100 iterations: pruned,
+    but not before the warm-up (a quarter of the iterations; with folds, not on the first fold alone)."""
+    good = [{"learning_rate": 1.0, "n_layers": 2, "n_units_l1": n, "init_scale": 1.0} for n in range(2, 7)]
+    hopeless = {**good[0], "learning_rate": 1e-4}
+    space = tiny_space(tmp_path, name=f"prune{folds}", metric="val_balanced_accuracy", folds=folds, lr_low=1e-4)
+    space = replace(space, enqueue=(*good, hopeless))
+    _, client, study, _ = search(tmp_path, space, 6)
+    assert [t.state.name for t in study.trials] == ["COMPLETE"] * 5 + ["PRUNED"]
+    last = study.trials[-1]
+    if folds:
+        assert sorted(last.intermediate_values) == [0, 1]
+        assert last.user_attrs["state_reason"] == "pruned by median pruner after fold 1"
+    else:
+        assert 25 <= max(last.intermediate_values) < 99
+    assert client.get_run(last.user_attrs["mlflow_run_id"]).info.status == "KILLED"
+
+
 def test_the_objective_never_sees_the_test_split(tmp_path):
     space = tiny_space(tmp_path)
     obj = Objective(space)
