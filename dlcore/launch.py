@@ -159,7 +159,7 @@ def work(space: SearchSpace, backends: Backends, parent: str | None, budget: int
     st = space.study
     storage = make_storage(backends.storage, on_stale=_close_stale_run(tracker))
     study = load_study(st.name, storage, pruner=make_pruner(st.pruner, warmup_steps(space)))
-    study.sampler = make_sampler(st.sampler, sampler_seed(st, worker_index, len(study.get_trials(deepcopy=False))))
+    study.sampler = make_sampler(st.sampler, sampler_seed(st, worker_index, started_trials(study)))
     enforce_budget(study, budget, lock_for(backends.storage, st.name) if isinstance(backends.storage, str)
                    else lock_for("", st.name))
     objective.worker = f"{socket.gethostname()}:{os.getpid()}"
@@ -185,10 +185,11 @@ STORAGE_ENV = "DLCORE_WORKER_STORAGE"  # how run_workers hands the storage URL t
 
 
 def sampler_seed(st, worker_index: int, n_trials: int) -> int:
-    """The sampler's seed for a process joining a study that holds ``n_trials``: the study seed for the
-    first search's own process; otherwise one derived from the worker and the history, so that running
-    a search again, or a second worker, does not propose the same configurations again. QMC keeps the
-    study seed: its scrambled sequence is the study's, and Optuna continues it where it stopped."""
+    """The sampler's seed for a process joining a study in which ``n_trials`` have started (enqueued
+    ones still waiting do not count): the study seed for the first search's own process; otherwise one
+    derived from the worker and the history, so that running a search again, or a second worker, does
+    not propose the same configurations again. QMC keeps the study seed: its scrambled sequence is the
+    study's, and Optuna continues it where it stopped."""
     if st.sampler == "qmc" or (worker_index == 0 and n_trials == 0):
         return st.seed
     return int(np.random.SeedSequence([st.seed, worker_index, n_trials]).generate_state(1)[0])
