@@ -202,8 +202,7 @@ def cmd_worker(args) -> int:
     args.storage = args.storage or os.environ.get(STORAGE_ENV)  # from `search --workers N`: kept off the command line
     if args.blas_threads is not None and args.blas_threads < 1:
         raise CliError(f"--blas-threads must be >= 1 (got {args.blas_threads})")
-    if not args.storage:
-        _read_storage(args)  # the embedded store must exist: a worker joins, it never creates
+    _read_storage(args)  # the store or SQLite file must exist: a worker joins, it never creates
     ran = join_study(args.study, _backends(args), args.parent_run_id, args.blas_threads, args.worker_index,
                      track=not args.no_track)
     print(f"worker {os.getpid()}: ran {ran} trials of study {args.study!r}", file=sys.stderr)

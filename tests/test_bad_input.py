@@ -82,6 +82,8 @@ CASES = [  # (arguments, with {d} for the files folder, text the error must hold
     (["reproduce", "--run-id", "x", "--study", "keep"], "give exactly one of --run-id ID or --study NAME"),
     (["best", "--study", "keep", "--storage", "sqlite:////nonexistent/dir/optuna.db"],
      "--storage sqlite:////nonexistent/dir/optuna.db: no such database file /nonexistent/dir/optuna.db"),
+    (["worker", "--study", "keep", "--storage", "sqlite:///{d}/absent.db"],
+     "--storage sqlite:///{d}/absent.db: no such database file {d}/absent.db"),
     # data that leaves nothing to train or validate on
     (["train", str(PLANAR), "--set", "data.name='csv'", "--set", "data.path='{d}/header.csv'"], "header.csv: no data rows"),
     (["search", "{d}/header.toml"], "header.csv: no data rows"),
