@@ -96,6 +96,7 @@ def train_run(cfg: RunConfig, split: Split | None = None, on_step=None, every: i
     dtype = np.dtype(cfg.train.dtype)
     W, b = nn.initialize(arch.layer_dims, cfg.model.init, cfg.model.init_scale,
                          np.random.RandomState(cfg.model.seed), dtype=dtype)
+
     def step(i, costs, val):
         interrupt.check()
         return None if on_step is None else on_step(i, costs, val)
