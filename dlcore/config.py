@@ -18,11 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from .data import DATASETS
+from .errors import ConfigError
 from .nn import FORMS, HIDDEN_ACTIVATIONS, INIT_SCHEMES, OUTPUT_ACTIVATIONS
-
-
-class ConfigError(ValueError):
-    """A config that cannot be used; the message names the file, the key and the value."""
 
 
 def spec(default=MISSING, *, kind, check=None, rule="", choices=None, doc=""):

@@ -14,14 +14,11 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from .config import RunConfig
+from .errors import ReproduceError
 from .runner import check_labels, folds_for, load_dataset, make_split, train_run
 from .search.objective import derive_seed
 from .tracking.mlflow_runs import Tracker
 from .tracking.provenance import provenance_tags
-
-
-class ReproduceError(ValueError):
-    """A refusal: nothing is trained or logged."""
 
 
 @dataclass

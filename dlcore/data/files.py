@@ -6,12 +6,10 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import DataError  # noqa: F401 -- importable from here, as before
+
 CAT_FILES = {"train": ("train_catvnoncat.h5", "train_set_x", "train_set_y"),
              "test": ("test_catvnoncat.h5", "test_set_x", "test_set_y")}
-
-
-class DataError(ValueError):
-    """A dataset that cannot be loaded; the message names the file and what is wrong."""
 
 
 def cat_directory(path: str | None) -> Path:
