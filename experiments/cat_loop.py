@@ -16,18 +16,8 @@ import argparse
 import sys
 import time
 from dataclasses import replace
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from dlcore.config import load_run_config  # noqa: E402
-from dlcore.launch import Backends, run_search, with_overrides  # noqa: E402
-from dlcore.reproduce import read_run, reproduce, seed_study  # noqa: E402
-from dlcore.runner import folds_for, load_dataset  # noqa: E402
-from dlcore.search import load_space  # noqa: E402
-from dlcore.tracking.mlflow_runs import Tracker  # noqa: E402
-from dlcore.tracking.store import resolve_store  # noqa: E402
+import dlcore
 
 ROWS = ["val_balanced_accuracy", "val_accuracy", "val_cost", "test_balanced_accuracy", "test_accuracy", "test_cost"]
 
@@ -39,32 +29,32 @@ def main(argv=None) -> int:
     p.add_argument("--store", help="store directory (default $DLCORE_STORE, else ./mlruns)")
     p.add_argument("--seeds", type=int, default=5)
     args = p.parse_args(argv)
+    if not dlcore.data_available("cat"):
+        print("cat_loop: the cat data is absent: set DLCORE_DATA_DIR to the directory holding catvnoncat/",
+              file=sys.stderr)
+        return 2
 
-    space = with_overrides(load_space(ROOT / "search_spaces" / "cat.toml"), study=args.study)
-    store = resolve_store(args.store)
+    space = dlcore.load_space("cat")
+    store = dlcore.Store(args.store)
     start = time.perf_counter()
-    summary = run_search(space, Backends.resolve(store), args.trials)
-    print(f"1. search: {sum(summary['counts'].values())} trials in {time.perf_counter() - start:.0f} s, "
-          f"{summary['counts']}")
-    print(f"2. best: trial {summary['best_trial']}, {space.study.metric} {summary['best_value']:.4f}, "
-          f"params {summary['best_params']}")
-    tracker = Tracker(store.tracking_uri, store.artifact_root)
-    out = reproduce(tracker, read_run(tracker, summary["best_run_id"]), evaluate_test=True, seeds=args.seeds)
-    print(f"3. reproduce run {summary['best_run_id']}: {out['verdict']} (max |difference| {out['max_abs_diff']})")
-    seeds = [r["seed"] for r in out["seeds"]["runs"]]
+    result = dlcore.search(space, trials=args.trials, store=store, study=args.study)
+    print(f"1. search: {sum(result.counts.values())} trials in {time.perf_counter() - start:.0f} s, {result.counts}")
+    best = result.best
+    print(f"2. best: trial {best.trial}, {best.metric} {best.value:.4f}, params {best.params}")
+    rep = dlcore.reproduce(best, store=store, evaluate_test=True, seeds=args.seeds)
+    print(f"3. reproduce run {best.run_id}: {rep.verdict} (max |difference| {rep.max_abs_diff})")
+    seeds = [r["seed"] for r in rep.seeds["runs"]]
 
-    course_cfg = load_run_config(ROOT / "experiments" / "course" / "deep.toml")
-    course_cfg = replace(course_cfg, data=replace(course_cfg.data, split_seed=space.base.data.split_seed))
-    dataset = load_dataset(course_cfg)
-    course = seed_study(course_cfg, dataset, folds_for(course_cfg, dataset, space.study.folds), seeds, True)
+    course = dlcore.load_run_config("course/deep")
+    course = replace(course, data=replace(course.data, split_seed=space.base.data.split_seed))
+    scores = dlcore.evaluate_seeds(course, seeds, folds=space.study.folds, evaluate_test=True)
     print(f"4. course deep model 12288-20-7-5-1 with the same seeds {seeds}\n")
-    searched_cfg = read_run(tracker, summary["best_run_id"]).config
-    dims = "-".join(map(str, (12288, *searched_cfg.model.hidden_units, 1)))
+    dims = "-".join(map(str, best.layer_dims))
     print(f"{'metric (mean +- std over ' + str(len(seeds)) + ' seeds)':44s} {'searched ' + dims:>24s} {'course 12288-20-7-5-1':>24s}")
     for name in ROWS:
-        a, b = out["seeds"]["summary"][name], course["summary"][name]
+        a, b = rep.seeds["summary"][name], scores["summary"][name]
         print(f"{name:44s} {a['mean']:>14.3f} +- {a['std']:.3f} {b['mean']:>14.3f} +- {b['std']:.3f}")
-    return 0 if out["ok"] else 1
+    return 0 if rep.ok else 1
 
 
 if __name__ == "__main__":
