@@ -106,7 +106,7 @@ def run_search(space: SearchSpace, backends: Backends, n_trials: int | None = No
     tracker = parent = exp_id = None
     if track:
         tracker = _open_tracker(backends)
-        exp_id = tracker.experiment_id(name)
+        exp_id = _experiment(tracker, name)
     study = open_study(space, storage)
     lock = study_lock(backends.storage, name)
     reap(study, lock, tracker)  # trials of dead processes, before they are counted
@@ -214,6 +214,17 @@ def _quiet_optuna():
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)
+
+
+def _experiment(tracker: Tracker, name: str) -> str:
+    """The study's experiment, created if missing; a search creating it at the same moment wins."""
+    try:
+        return tracker.experiment_id(name)
+    except Exception:  # noqa: BLE001 -- MLflow's error for a name taken meanwhile varies by store
+        exp_id = tracker.experiment_id(name, create=False)
+        if exp_id is None:
+            raise
+        return exp_id
 
 
 def _open_tracker(backends: Backends) -> Tracker:
