@@ -177,6 +177,7 @@ def cmd_search(args) -> int:
 
     summary = run_search(space, _backends(args), n, on_trial=on_trial, track=not args.no_track, workers=args.workers)
     bar.close()
+    # the study's budget as it stands now, every concurrent search's trials included
     code, short = 0, summary["budget"] - sum(v for k, v in summary["counts"].items() if k != "WAITING")
     if summary["failed_workers"] and short > 0:
         print(f"dlcore: error: {len(summary['failed_workers'])} worker(s) failed (exit {summary['failed_workers']}) "
@@ -204,7 +205,7 @@ def cmd_worker(args) -> int:
         raise CliError(f"--blas-threads must be >= 1 (got {args.blas_threads})")
     _read_storage(args)  # the store or SQLite file must exist: a worker joins, it never creates
     ran = join_study(args.study, _backends(args), args.parent_run_id, args.blas_threads, args.worker_index,
-                     track=not args.no_track)
+                     track=not args.no_track, parent_pid=args.parent_pid)
     print(f"worker {os.getpid()}: ran {ran} trials of study {args.study!r}", file=sys.stderr)
     return 0
 
@@ -431,6 +432,7 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--parent-run-id", help="MLflow parent run of the trials (default: the latest search's)")
     w.add_argument("--blas-threads", type=int, help="BLAS threads for training (default: the space's)")
     w.add_argument("--worker-index", type=int, default=0, help=argparse.SUPPRESS)
+    w.add_argument("--parent-pid", type=int, help=argparse.SUPPRESS)  # from `search --workers N`: stop when it is gone
     w.add_argument("--no-track", action="store_true", help="do not log to MLflow")
     _add_store_options(w)
     w.set_defaults(func=cmd_worker)

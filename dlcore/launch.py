@@ -2,18 +2,14 @@
 
 ``run_search`` opens (or continues) a study, opens one parent run for this invocation, raises the
 study's trial budget by the trials asked for, and works through them in this process or in N worker
-processes (``dlcore worker``, which can also join from other machines), each trial with its child run;
-then it logs the study summary to the parent run.
+processes (``dlcore worker``, which can also join from other machines; see ``workers.py``), each trial
+with its child run; then it logs the study summary to the parent run. What dead processes left
+RUNNING is closed by ``reaper.py``.
 """
 from __future__ import annotations
 
 import json
-import os
-import signal
-import socket
-import subprocess
 import sys
-import time
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -21,15 +17,18 @@ import numpy as np
 from . import interrupt
 from .config import ConfigError
 from .search import report
-from .search.budget import BudgetExhausted, enforce_budget, lock_for, started_trials
+from .reaper import close_run, close_stale_runs, reap, study_lock
+from .search.budget import (BudgetExhausted, close_dead_trials, enforce_budget, leave, raise_budget, started_trials,
+                            this_process)
 from .search.objective import Objective, TrialRecord
 from .search.space import NAME_RE, SearchSpace, space_to_doc
-from .search.study import (best_trial, counts_by_state, load_study, make_pruner, make_sampler, make_storage,
-                           open_study, redact, space_of, warmup_steps)
+from .search.study import (best_trial, check_study, counts_by_state, load_study, make_pruner, make_sampler,
+                           make_storage, open_study, redact, space_of, warmup_steps)
 from .tracking.mlflow_runs import Tracker
 from .tracking.provenance import provenance_tags
 from .tracking.store import Store
 from .tracking.trials import SearchTracker, log_run, run_params
+from .workers import STORAGE_ENV, parent_gone, run_workers  # noqa: F401 -- STORAGE_ENV: cmd_worker reads it here
 
 
 @dataclass
@@ -89,8 +88,11 @@ def run_search(space: SearchSpace, backends: Backends, n_trials: int | None = No
                top_k: int = 5, track: bool = True, workers: int = 1) -> dict:
     """Run ``n_trials`` more trials (default: the space's) and return the summary as a dict.
 
-    With ``workers > 1`` the trials run in that many ``dlcore worker`` processes sharing the study, each
-    with cores // workers BLAS threads. ``track=False`` logs nothing to MLflow (the overhead benchmark)."""
+    Every precondition is checked before either database is written: the data, the Optuna storage and
+    the study's objective (read only), then the MLflow store. The budget is raised last, just before
+    the trials run, and by ``n_trials`` whoever else searches the study. With ``workers > 1`` the
+    trials run in that many ``dlcore worker`` processes sharing the study, each with cores // workers
+    BLAS threads. ``track=False`` logs nothing to MLflow (the overhead benchmark)."""
     if workers < 1:
         raise ConfigError(f"--workers must be >= 1 (got {workers})")
     _quiet_optuna()
@@ -98,35 +100,28 @@ def run_search(space: SearchSpace, backends: Backends, n_trials: int | None = No
     backends.prepare()
     # Everything is imported in this thread: importing MLflow or the plotting stack in a background
     # thread while this one imported SQLAlchemy or SciPy failed, now and then, as a circular import.
-    study = open_study(space, make_storage(backends.storage))
-    n = n_trials or space.study.trials
-    budget = started_trials(study) + n  # enqueued configurations are among the n
-    study.set_user_attr("budget", budget)
+    storage = make_storage(backends.storage)
+    check_study(space, storage)
+    n, name = n_trials or space.study.trials, space.study.name
     tracker = parent = exp_id = None
     if track:
         tracker = _open_tracker(backends)
-        exp_id = tracker.experiment_id(space.study.name)
+        exp_id = _experiment(tracker, name)
+    study = open_study(space, storage)
+    lock = study_lock(backends.storage, name)
+    reap(study, lock, tracker)  # trials of dead processes, before they are counted
+    if track:
         close_stale_runs(study, tracker, exp_id)
-        parent = tracker.start_run(exp_id, f"search-{len(study.trials)}+{n}", {
-            "dlcore.kind": "search", "optuna.study_name": space.study.name, "dlcore.space_source": space.source,
-            "dlcore.process": f"{socket.gethostname()}:{os.getpid()}",
-            "dlcore.optuna_storage": redact(backends.storage), "dlcore.workers": workers, **provenance_tags()})
-        tracker.log(parent, params={
-            "trials_requested": n, "sampler": space.study.sampler, "pruner": space.study.pruner,
-            "metric": space.study.metric, "direction": space.direction, "study_seed": space.study.seed,
-            "folds": space.study.folds, "dataset": objective.dataset.name,
-            "data_fingerprint": objective.dataset.fingerprint, "workers": workers})
-        tracker.log_dict(parent, space_to_doc(space), "search_space.json")  # the whole space: ranges, fixed settings
-        study.set_user_attr("parent_run_id", parent)
-    for params in space.enqueue:
-        study.enqueue_trial(params, skip_if_exists=True)
-    status, failed_workers = "FINISHED", []
+        parent = _start_parent(space, backends, tracker, exp_id, study, objective, n, workers)
+    status, failed_workers, me = "FINISHED", [], this_process()
     with interrupt.interruptible():  # Ctrl-C and SIGTERM end the search cleanly, never lost
         try:
+            base = raise_budget(study, lock, n, space.enqueue, me)  # last: nothing above failed
             if workers == 1:
-                work(space, backends, parent, budget, objective=objective, on_trial=on_trial, track=track, tracker=tracker)
+                work(space, backends, parent, objective=objective, on_trial=on_trial, track=track, tracker=tracker,
+                     history=base)
             else:
-                failed_workers = run_workers(space, backends, parent, workers, budget, on_trial, track)
+                failed_workers = run_workers(space, backends, parent, workers, on_trial, track)
         except KeyboardInterrupt:
             status = "KILLED"
             raise
@@ -134,6 +129,7 @@ def run_search(space: SearchSpace, backends: Backends, n_trials: int | None = No
             status = "FAILED"
             raise
         finally:
+            budget = leave(study, lock, me)
             if track:
                 objective.tracker and objective.tracker.flush()
                 summary = summarize(study, tracker, parent, top_k)
@@ -146,9 +142,27 @@ def run_search(space: SearchSpace, backends: Backends, n_trials: int | None = No
     return summary
 
 
-def work(space: SearchSpace, backends: Backends, parent: str | None, budget: int, objective=None,
-         on_trial=None, track: bool = True, worker_index: int = 0, tracker: Tracker | None = None) -> int:
-    """Run trials of the study until it holds ``budget`` trials; returns how many this process ran."""
+def _start_parent(space, backends, tracker, exp_id, study, objective, n, workers) -> str:
+    """The search's parent run, with the whole space as an artifact."""
+    parent = tracker.start_run(exp_id, f"search-{len(study.trials)}+{n}", {
+        "dlcore.kind": "search", "optuna.study_name": space.study.name, "dlcore.space_source": space.source,
+        "dlcore.process": this_process(), "dlcore.optuna_storage": redact(backends.storage),
+        "dlcore.workers": workers, **provenance_tags()})
+    tracker.log(parent, params={
+        "trials_requested": n, "sampler": space.study.sampler, "pruner": space.study.pruner,
+        "metric": space.study.metric, "direction": space.direction, "study_seed": space.study.seed,
+        "folds": space.study.folds, "dataset": objective.dataset.name,
+        "data_fingerprint": objective.dataset.fingerprint, "workers": workers})
+    tracker.log_dict(parent, space_to_doc(space), "search_space.json")  # the whole space: ranges, fixed settings
+    study.set_user_attr("parent_run_id", parent)
+    return parent
+
+
+def work(space: SearchSpace, backends: Backends, parent: str | None, objective=None, on_trial=None,
+         track: bool = True, worker_index: int = 0, tracker: Tracker | None = None, history: int | None = None,
+         stop=None) -> int:
+    """Run trials of the study until it holds its budget (re-read before every trial), or ``stop()``;
+    returns how many this process ran. ``history``: the trials the sampler's seed counts as before."""
     _quiet_optuna()
     objective = objective or Objective(space)
     if track and tracker is None:
@@ -157,12 +171,13 @@ def work(space: SearchSpace, backends: Backends, parent: str | None, budget: int
         exp_id = tracker.experiment_id(space.study.name)
         objective.tracker = SearchTracker(tracker, exp_id, parent, space.study.name, objective)
     st = space.study
-    storage = make_storage(backends.storage, on_stale=_close_stale_run(tracker))
-    study = load_study(st.name, storage, pruner=make_pruner(st.pruner, warmup_steps(space)))
-    study.sampler = make_sampler(st.sampler, sampler_seed(st, worker_index, started_trials(study)))
-    enforce_budget(study, budget, lock_for(backends.storage, st.name) if isinstance(backends.storage, str)
-                   else lock_for("", st.name))
-    objective.worker = f"{socket.gethostname()}:{os.getpid()}"
+    study = load_study(st.name, make_storage(backends.storage), pruner=make_pruner(st.pruner, warmup_steps(space)))
+    study.sampler = make_sampler(st.sampler, sampler_seed(st, worker_index, started_trials(study)
+                                                          if history is None else history))
+    lock = study_lock(backends.storage, st.name)
+    on_failed = close_run(tracker)
+    enforce_budget(study, lock, before_ask=lambda: close_dead_trials(study, on_failed), stop=stop)
+    objective.worker = this_process()
     ran = [0]
 
     def counted(s, t):
@@ -181,132 +196,16 @@ def work(space: SearchSpace, backends: Backends, parent: str | None, budget: int
     return ran[0]
 
 
-STORAGE_ENV = "DLCORE_WORKER_STORAGE"  # how run_workers hands the storage URL to ``dlcore worker``
-
-
 def sampler_seed(st, worker_index: int, n_trials: int) -> int:
     """The sampler's seed for a process joining a study in which ``n_trials`` have started (enqueued
-    ones still waiting do not count): the study seed for the first search's own process; otherwise one
+    ones still waiting do not count; for a search, the level its budget went on from, which differs
+    between concurrent searches): the study seed for the first search's own process; otherwise one
     derived from the worker and the history, so that running a search again, or a second worker, does
     not propose the same configurations again. QMC keeps the study seed: its scrambled sequence is the
     study's, and Optuna continues it where it stopped."""
     if st.sampler == "qmc" or (worker_index == 0 and n_trials == 0):
         return st.seed
     return int(np.random.SeedSequence([st.seed, worker_index, n_trials]).generate_state(1)[0])
-
-
-def run_workers(space, backends: Backends, parent, workers: int, budget: int, on_trial=None, track=True) -> list:
-    """Start ``workers`` processes of ``dlcore worker`` and wait for them, showing progress; returns the
-    exit codes of those that failed. A worker that dies leaves its trial RUNNING, which is failed here
-    (and its run closed) once all have ended.
-
-    The workers run in their own session, so a Ctrl-C in the terminal reaches this process only, which
-    forwards exactly one SIGINT to each worker: each ends its trial as FAIL and closes its run. (A second
-    SIGINT while a worker is saving its trial would interrupt the save.) The storage URL, which may hold a
-    password, goes to the workers in their environment, not on their command line, where ``ps`` shows it."""
-    cores = os.cpu_count() or 1
-    threads = max(1, cores // workers)
-    if workers * threads > cores:
-        print(f"dlcore: warning: {workers} workers on {cores} cores: one BLAS thread each still oversubscribes",
-              file=sys.stderr)
-    cmd = [sys.executable, "-m", "dlcore", "worker", "--study", space.study.name,
-           "--tracking-uri", backends.tracking_uri, "--blas-threads", str(threads)]
-    if parent:
-        cmd += ["--parent-run-id", parent]
-    if not track:
-        cmd += ["--no-track"]
-    env = {**os.environ, STORAGE_ENV: str(backends.storage)}
-    procs = [subprocess.Popen(cmd + ["--worker-index", str(i + 1)], env=env, start_new_session=True)
-             for i in range(workers)]
-    study = load_study(space.study.name, make_storage(backends.storage))
-    seen, interrupted = sum(t.state.is_finished() for t in study.get_trials(deepcopy=False)), False
-    try:
-        while any(p.poll() is None for p in procs):
-            time.sleep(0.5)
-            seen = _progress(study, seen, on_trial)
-            interrupt.check()
-    except KeyboardInterrupt:
-        interrupted = True
-        _stop(procs)
-    finally:
-        if not interrupted and any(p.poll() is None for p in procs):  # another error: do not leave workers behind
-            _stop(procs)
-        _progress(study, seen, on_trial)
-        codes = {f"{socket.gethostname()}:{p.pid}": p.returncode for p in procs}
-        fail_orphans(study, codes, Tracker(backends.tracking_uri, backends.artifact_root) if track else None)
-    if interrupted:
-        raise KeyboardInterrupt
-    failed = [p.returncode for p in procs if p.returncode != 0]
-    if failed:
-        print(f"dlcore: warning: {len(failed)} of {workers} workers ended abnormally (exit {failed})", file=sys.stderr)
-    return failed
-
-
-def _stop(procs, grace: float = 60.0):
-    """One SIGINT to each live worker, then wait; a further Ctrl-C, or ``grace`` seconds, kills the rest
-    (their trials are then failed by ``fail_orphans``)."""
-    for p in procs:
-        if p.poll() is None:
-            p.send_signal(signal.SIGINT)
-    try:
-        deadline = time.monotonic() + grace
-        for p in procs:
-            p.wait(timeout=max(0.1, deadline - time.monotonic()))
-    except (KeyboardInterrupt, subprocess.TimeoutExpired):
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
-        for p in procs:
-            p.wait()
-
-
-def fail_orphans(study, exit_codes: dict, tracker: Tracker | None):
-    """Trials still RUNNING whose worker process (``host:pid`` -> exit code) has ended: FAIL them and
-    close their runs."""
-    from optuna.trial import TrialState
-
-    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        worker = t.user_attrs.get("worker")
-        if exit_codes.get(worker) is not None:
-            reason = f"worker {worker} ended (exit {exit_codes[worker]}) during the trial"
-            study._storage.set_trial_user_attr(t._trial_id, "state_reason", reason)
-            study._storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
-            _close_stale_run(tracker, reason)(study, t)
-
-
-def close_stale_runs(study, tracker: Tracker, experiment_id: str):
-    """Close the runs a killed process left RUNNING: a trial's run whose trial has ended (the process
-    died before it finished writing) or belongs to another run, and a search's parent run whose process,
-    on this host, is gone. Runs of live trials and of other hosts' searches are left alone."""
-    try:
-        runs = tracker.client.search_runs([experiment_id], "attributes.status = 'RUNNING'", max_results=5000)
-        trials = {t.number: t for t in study.get_trials(deepcopy=False)}
-        host = socket.gethostname()
-        for r in runs:
-            tags, run_id = r.data.tags, r.info.run_id
-            if tags.get("dlcore.kind") == "trial":
-                t = trials.get(int(tags.get("optuna.trial_number", -1)))
-                owner = t and t.user_attrs.get("mlflow_run_id")
-                if t is not None and (t.state.is_finished() or (owner and owner != run_id)):
-                    tracker.log(run_id, tags={"dlcore.state_reason": f"closed by a later search: its process ended "
-                                              f"before the run was (trial {t.state.name})"})
-                    tracker.end(run_id, "FAILED")
-            elif tags.get("dlcore.kind") == "search":
-                where, _, pid = tags.get("dlcore.process", "").rpartition(":")
-                if where == host and pid.isdigit() and not _alive(int(pid)):
-                    tracker.end(run_id, "KILLED")
-    except Exception as e:  # noqa: BLE001 -- housekeeping must never stop a search
-        print(f"dlcore: warning: could not close stale runs: {e}", file=sys.stderr)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)  # signal 0: only asks whether the process exists
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # it exists, as another user's
-        pass
-    return True
 
 
 def _quiet_optuna():
@@ -317,27 +216,19 @@ def _quiet_optuna():
     optuna.logging.set_verbosity(optuna.logging.ERROR)
 
 
+def _experiment(tracker: Tracker, name: str) -> str:
+    """The study's experiment, created if missing; a search creating it at the same moment wins."""
+    try:
+        return tracker.experiment_id(name)
+    except Exception:  # noqa: BLE001 -- MLflow's error for a name taken meanwhile varies by store
+        exp_id = tracker.experiment_id(name, create=False)
+        if exp_id is None:
+            raise
+        return exp_id
+
+
 def _open_tracker(backends: Backends) -> Tracker:
     return Tracker(backends.tracking_uri, backends.artifact_root)
-
-
-def _close_stale_run(tracker: Tracker | None, reason: str | None = None):
-    """``on_stale(study, trial)``: close a failed trial's run; by default the reason is Optuna's heartbeat."""
-    def close(study, trial):
-        run_id = trial.user_attrs.get("mlflow_run_id")
-        if tracker is not None and run_id:
-            why = reason or f"worker {trial.user_attrs.get('worker', '?')} stopped beating (failed by Optuna's heartbeat)"
-            tracker.log(run_id, tags={"optuna.trial_state": "FAIL", "dlcore.state_reason": why})
-            tracker.end(run_id, "FAILED")
-    return close
-
-
-def _progress(study, seen: int, on_trial) -> int:
-    trials = study.get_trials(deepcopy=False)
-    finished = [t for t in trials if t.state.is_finished()]
-    for t in finished[seen:] if on_trial else []:
-        on_trial(study, t)
-    return max(seen, len(finished))
 
 
 def study_summary(study) -> dict:
@@ -380,16 +271,21 @@ def summarize(study, tracker: Tracker, parent: str, top_k: int = 5) -> dict:
 
 
 def join_study(name: str, backends: Backends, parent: str | None = None, blas_threads: int | None = None,
-               worker_index: int = 0, track: bool = True) -> int:
-    """``dlcore worker``: join a running study from any machine, until its budget is spent."""
+               worker_index: int = 0, track: bool = True, parent_pid: int | None = None) -> int:
+    """``dlcore worker``: join a running study from any machine, until its budget is spent (a worker
+    adds nothing to it). Started by a search (``parent_pid``), it also stops once that search is gone."""
     backends.prepare()
     study = load_study(name, make_storage(backends.storage))
     space = space_of(study)
     if blas_threads:
         space = replace(space, base=replace(space.base, train=replace(space.base.train, blas_threads=blas_threads)))
-    budget = study.user_attrs.get("budget", started_trials(study))
-    return work(space, backends, parent or study.user_attrs.get("parent_run_id"), budget, track=track,
-                worker_index=worker_index)
+    stop = parent_gone(parent_pid)
+    ran = work(space, backends, parent or study.user_attrs.get("parent_run_id"), track=track,
+               worker_index=worker_index, stop=stop)
+    if stop is not None and stop():
+        print(f"dlcore: warning: worker {this_process()}: its search (pid {parent_pid}) is gone; stopped",
+              file=sys.stderr)
+    return ran
 
 
 def track_train(outcome, steps, val_costs, backends: Backends, experiment: str) -> str:

@@ -65,11 +65,28 @@ def check_storage_url(url: str) -> None:
                           "(pip install 'dlcore[postgres]')") from None
 
 
-def make_storage(url, on_stale=None):
+class HeartbeatStorage(optuna.storages.RDBStorage):
+    """Optuna's RDB storage, whose stale trials dlcore fails itself (``budget.close_dead_trials``, under
+    the study's lock, storing the reason on the trial first). Optuna's own check, before every trial,
+    would fail them with no reason, and a finished trial takes no attribute afterwards."""
+
+    def _get_stale_trial_ids(self, study_id: int) -> list:
+        return []  # what optuna.storages.fail_stale_trials asks: nothing, dlcore does it
+
+    def stale_trial_ids(self, study_id: int) -> list:
+        """RUNNING trials whose heartbeat is older than the grace period (by the database's clock)."""
+        return super()._get_stale_trial_ids(study_id)
+
+
+def stale_trial_ids(study) -> list:
+    storage = getattr(study._storage, "_backend", study._storage)  # Optuna wraps it in a _CachedStorage
+    return storage.stale_trial_ids(study._study_id) if isinstance(storage, HeartbeatStorage) else []
+
+
+def make_storage(url):
     """An RDB storage (SQLite or PostgreSQL) with Optuna's heartbeat: a trial whose worker stops
-    beating for 3 intervals is failed by the next worker to start a trial (``on_stale(study, trial)``
-    is then called, e.g. to close its MLflow run). Other URLs are refused (``check_storage_url``);
-    storage objects pass through."""
+    beating for 3 intervals is failed by the next process that asks for a trial (``HeartbeatStorage``).
+    Other URLs are refused (``check_storage_url``); storage objects pass through."""
     if not isinstance(url, str):
         return url
     check_storage_url(url)
@@ -77,11 +94,9 @@ def make_storage(url, on_stale=None):
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         sqlite = url.startswith("sqlite:")
         try:
-            storage = optuna.storages.RDBStorage(url, heartbeat_interval=HEARTBEAT_INTERVAL,
-                                                 grace_period=3 * HEARTBEAT_INTERVAL,
-                                                 heartbeat_stale_trial_callback=on_stale,
-                                                 engine_kwargs={"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT}}
-                                                 if sqlite else None)
+            storage = HeartbeatStorage(url, heartbeat_interval=HEARTBEAT_INTERVAL, grace_period=3 * HEARTBEAT_INTERVAL,
+                                       engine_kwargs={"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT}}
+                                       if sqlite else None)
             if sqlite:
                 _share_sqlite_between_processes(storage.engine)
             return storage
@@ -127,16 +142,27 @@ def redact(url) -> str:
     return s
 
 
+def check_study(space: SearchSpace, storage):
+    """Refuse, reading only, a search that ``open_study`` would refuse: the space's study exists with
+    another direction or objective. Run before either database is written."""
+    try:
+        study = optuna.load_study(study_name=space.study.name, storage=storage)
+    except KeyError:
+        return
+    stored = study.direction.name.lower()
+    if stored != space.direction:
+        raise ConfigError(f"study {space.study.name!r} exists with direction {stored}; "
+                          f"{space.source} asks {space.direction}")
+    check_same_objective(study, space)
+
+
 def open_study(space: SearchSpace, storage):
     """Create the study, or load it when it exists (then its direction must match the space's)."""
     st = space.study
     study = optuna.create_study(study_name=st.name, storage=storage, load_if_exists=True,
                                 direction=space.direction, sampler=make_sampler(st.sampler, st.seed),
                                 pruner=make_pruner(st.pruner, warmup_steps(space)))
-    stored = study.direction.name.lower()
-    if stored != space.direction:
-        raise ConfigError(f"study {st.name!r} exists with direction {stored}; {space.source} asks {space.direction}")
-    check_same_objective(study, space)
+    check_study(space, storage)
     if "metric" not in study.user_attrs:
         study.set_user_attr("metric", st.metric)
         study.set_user_attr("space_source", space.source)
