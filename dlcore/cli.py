@@ -328,6 +328,7 @@ def cmd_ui(args) -> int:
     store = _store(args)
     if not (store.root / "mlflow.db").is_file():
         raise CliError(f"no MLflow store at {store.root} (no mlflow.db): run 'dlcore search' first or pass --store")
+    store.open()  # refuses a half-built mlflow.db; re-roots a moved store, whose artifacts the UI serves
     try:
         loopback = ipaddress.ip_address(args.host).is_loopback
     except ValueError:

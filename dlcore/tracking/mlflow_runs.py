@@ -24,6 +24,8 @@ os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")  # stdou
 from mlflow.entities import Metric, Param, RunTag  # noqa: E402
 from mlflow.tracking import MlflowClient  # noqa: E402
 
+from .store import prepare_tracking_db  # noqa: E402
+
 for _name in ("mlflow", "alembic"):
     logging.getLogger(_name).setLevel(logging.WARNING)
 
@@ -37,6 +39,7 @@ class Tracker:
     def __init__(self, tracking_uri: str, artifact_root: Path | None = None):
         self.tracking_uri = tracking_uri
         self.artifact_root = artifact_root
+        prepare_tracking_db(tracking_uri, artifact_root)  # built whole, never half-built, re-rooted if moved
         self.client = MlflowClient(tracking_uri)
 
     def experiment_id(self, name: str, create: bool = True) -> str | None:
