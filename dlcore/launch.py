@@ -56,12 +56,12 @@ class Backends:
         whole, by their first user (``make_storage``, ``Tracker``), so ``--no-track`` creates no mlflow.db."""
         if self.tracking_uri.startswith(("http://", "https://")):
             check_server(self.tracking_uri)
-        if self.store is not None:
-            self.store.create()
         for path, check in ((_sqlite_file(self.storage), check_optuna_db),
                             (_sqlite_file(self.tracking_uri), check_mlflow_db)):
             if path is not None and path.is_file():
                 check(path)
+        if self.store is not None:
+            self.store.create()
         return self
 
 

@@ -117,6 +117,7 @@ def prepare_tracking_db(tracking_uri: str, artifact_root: Path | None) -> None:
         if path.exists():
             store.open()
         else:
+            store.root.mkdir(parents=True, exist_ok=True)
             with creation_lock(store.root):  # the marker before the database: artifact locations need it
                 store.create()
                 build_once(path, functools.partial(_build_mlflow_db, artifact_root=store.artifact_root))
