@@ -256,7 +256,7 @@ def cmd_report(args) -> int:
 
 
 def cmd_reproduce(args) -> int:
-    from .reproduce import ReproduceError, read_run, reproduce
+    from .reproduce import ReproduceError, read_run, reproduce, verdict_line
     from .tracking.mlflow_runs import Tracker
     from .tracking.models import model_name_problem
 
@@ -291,12 +291,7 @@ def cmd_reproduce(args) -> int:
     if args.json:
         print(json.dumps(_clean(out)))
     else:
-        if out["verdict"] == "identical":
-            print(f"identical: {sum(out['iterations'])} costs over {out['folds']} fold(s) of run {run_id}")
-        else:
-            fd = out["first_diff"]
-            print(f"{out['verdict']}: largest |difference| {out['max_abs_diff']:.3g}, first at iteration "
-                  f"{fd['iteration']}" + (f" of fold {fd['fold']}" if out["folds"] > 1 else ""))
+        print(verdict_line(out))
         for k, v in out["refit"].items():
             if k.startswith("test_") or args.evaluate_test is False:
                 print(f"  refit {k:24s} {v:.6g}")
@@ -329,6 +324,7 @@ def cmd_ui(args) -> int:
     store = _store(args)
     if not (store.root / "mlflow.db").is_file():
         raise CliError(f"no MLflow store at {store.root} (no mlflow.db): run 'dlcore search' first or pass --store")
+    store.open()  # refuses a half-built mlflow.db; re-roots a moved store, whose artifacts the UI serves
     try:
         loopback = ipaddress.ip_address(args.host).is_loopback
     except ValueError:

@@ -22,11 +22,12 @@ from .search.budget import (BudgetExhausted, close_dead_trials, enforce_budget, 
                             this_process)
 from .search.objective import Objective, TrialRecord
 from .search.space import NAME_RE, SearchSpace, space_to_doc
-from .search.study import (best_trial, check_study, counts_by_state, load_study, make_pruner, make_sampler,
-                           make_storage, open_study, redact, space_of, warmup_steps)
+from .search.study import (best_trial, check_optuna_db, check_study, counts_by_state, load_study, make_pruner,
+                           make_sampler, make_storage, open_study, redact, space_of, warmup_steps)
+from .sqlite_files import sqlite_path
 from .tracking.mlflow_runs import Tracker
 from .tracking.provenance import provenance_tags
-from .tracking.store import Store
+from .tracking.store import Store, check_mlflow_db
 from .tracking.trials import SearchTracker, log_run, run_params
 from .workers import STORAGE_ENV, parent_gone, run_workers  # noqa: F401 -- STORAGE_ENV: cmd_worker reads it here
 
@@ -47,13 +48,23 @@ class Backends:
                    store if uses_store else None)
 
     def prepare(self) -> "Backends":
-        """Check that a tracking server answers, and create the embedded store's directory; called only
-        once the inputs have been checked."""
+        """Check that a tracking server answers, create the embedded store's directory and marker
+        (re-rooting a moved store), and refuse a half-built database before anything is written to
+        either; called only once the inputs have been checked. The databases themselves are built,
+        whole, by their first user (``make_storage``, ``Tracker``), so ``--no-track`` creates no mlflow.db."""
         if self.tracking_uri.startswith(("http://", "https://")):
             check_server(self.tracking_uri)
+        for path, check in ((_sqlite_file(self.storage), check_optuna_db),
+                            (_sqlite_file(self.tracking_uri), check_mlflow_db)):
+            if path is not None and path.is_file():
+                check(path)
         if self.store is not None:
             self.store.create()
         return self
+
+
+def _sqlite_file(url):
+    return sqlite_path(url) if isinstance(url, str) else None
 
 
 def check_server(uri: str, timeout: float = 5.0):

@@ -18,7 +18,7 @@ from .errors import ReproduceError
 from .runner import check_labels, folds_for, load_dataset, make_split, train_run
 from .search.objective import derive_seed
 from .tracking.mlflow_runs import Tracker
-from .tracking.provenance import provenance_tags
+from .tracking.provenance import blas_info, environment_differences, provenance_tags
 
 
 @dataclass
@@ -31,6 +31,7 @@ class Logged:
     curves: list               # per fold, J at every iteration run
     complete: bool
     state: str
+    tags: dict = None          # the run's tags: its provenance (library versions, BLAS kernel)
 
 
 def read_run(tracker: Tracker, run_id: str, allow_incomplete: bool = False) -> Logged:
@@ -65,7 +66,7 @@ def read_run(tracker: Tracker, run_id: str, allow_incomplete: bool = False) -> L
     folds = int(params.get("folds", 1))
     curves = [arrays["cost"]] if "cost" in arrays else [arrays[f"cost_fold{f}"] for f in range(len(arrays))]
     return Logged(run_id, run.info.experiment_id, cfg, params["data_fingerprint"], folds, curves,
-                  complete, state)
+                  complete, state, dict(tags))
 
 
 def compare(new: list, old: list, rtol: float | None = None) -> dict:
@@ -93,6 +94,31 @@ def compare(new: list, old: list, rtol: float | None = None) -> dict:
             "first_diff": None if first is None else {"fold": first[0], "iteration": first[1]}}
 
 
+def environment_facts(tags: dict, threads: int) -> list:
+    """What differs between the environment a run was logged in and this one (BLAS kernel and
+    version, numpy, Python, BLAS threads), as phrases to print beside the verdict."""
+    out = environment_differences(tags)
+    here = blas_info()["blas_threads"]
+    if here.isdigit() and int(here) < threads:  # threadpoolctl cannot raise the count above BLAS's own
+        out.append(f"BLAS threads at most {here} here, {threads} when logged")
+    return out
+
+
+def verdict_line(out: dict) -> str:
+    """The verdict in one line, with the environment's differences beside it: "differs from iteration
+    812 (largest |difference| 2.2e-16); BLAS kernel SkylakeX here, Haswell when logged"."""
+    if out["verdict"] == "identical":
+        line = f"identical: {sum(out['iterations'])} costs over {out['folds']} fold(s) of run {out['run_id']}"
+    else:
+        fd = out["first_diff"]
+        line = (f"{out['verdict']} from iteration {fd['iteration']}" + (f" of fold {fd['fold']}" if out["folds"] > 1 else "")
+                + f" (largest |difference| {out['max_abs_diff']:.3g})")
+    env = out.get("environment") or []
+    if out["verdict"] == "identical":  # a fact not logged (an older run) explains nothing when all agrees
+        env = [e for e in env if not e.endswith("not logged")]
+    return "; ".join([line, *env])
+
+
 def reproduce(tracker: Tracker, logged: Logged, rtol: float | None = None, evaluate_test: bool = False,
               seeds: int = 0, register: str | None = None) -> dict:
     """Train the logged run again and compare; then log a reproduction run (refit model, seeds) that
@@ -117,10 +143,12 @@ def reproduce(tracker: Tracker, logged: Logged, rtol: float | None = None, evalu
         fold_cfg = cfg if logged.complete else replace(cfg, train=replace(cfg.train, iterations=len(old)))
         new.append(train_run(fold_cfg, make_split(fold_cfg, dataset, tr, va)).result.costs)
     out = {"run_id": logged.run_id, **compare(new, logged.curves, rtol), "folds": len(new),
-           "iterations": [len(c) for c in logged.curves]}
+           "iterations": [len(c) for c in logged.curves],
+           "environment": environment_facts(logged.tags or {}, cfg.blas_threads)}
 
     run_id = tracker.start_run(logged.experiment_id, f"reproduce-{logged.run_id[:8]}", {
         "dlcore.kind": "reproduction", "dlcore.reproduces": logged.run_id, "dlcore.verdict": out["verdict"],
+        "dlcore.environment_differences": "; ".join(out["environment"]) or "none",
         "dlcore.run_config": json.dumps(cfg.to_dict()), **provenance_tags()})
     out["reproduction_run_id"] = run_id
     try:

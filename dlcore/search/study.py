@@ -7,6 +7,7 @@ import warnings
 import optuna
 
 from ..config import ConfigError
+from ..sqlite_files import build_once, read_rows, sqlite_path, table_names
 from .space import SearchSpace, space_from_doc, space_to_doc
 
 
@@ -93,8 +94,16 @@ def make_storage(url):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         sqlite = url.startswith("sqlite:")
+        path = sqlite_path(url)
+        try:
+            if path is not None:
+                build_once(path, _build_optuna_db)  # a fresh file appears whole, built by one process
+                check_optuna_db(path)
+        except OSError as e:
+            raise ConfigError(f"cannot open Optuna storage {redact(url)}: {e}") from None
         try:
             storage = HeartbeatStorage(url, heartbeat_interval=HEARTBEAT_INTERVAL, grace_period=3 * HEARTBEAT_INTERVAL,
+                                       skip_table_creation=path is not None,  # built whole by build_once
                                        engine_kwargs={"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT}}
                                        if sqlite else None)
             if sqlite:
@@ -102,6 +111,33 @@ def make_storage(url):
             return storage
         except Exception as e:  # noqa: BLE001 -- SQLAlchemy and driver errors vary; say which storage
             raise ConfigError(f"cannot open Optuna storage {redact(url)}: {str(e).splitlines()[0]}") from None
+
+
+def _build_optuna_db(tmp):
+    """Optuna's own creation (tables, version row, Alembic stamp) on the temporary file."""
+    storage = optuna.storages.RDBStorage(f"sqlite:///{tmp}")
+    storage.engine.dispose()
+
+
+def check_optuna_db(path):
+    """A one-line ConfigError for an existing SQLite file that is not a whole Optuna storage (one an
+    interrupted creation left half-built, or another program's file); Optuna would otherwise complete
+    it in place. A whole one from an older Optuna is left to Optuna's own check, which says how to
+    upgrade it."""
+    import sqlite3
+
+    from optuna.storages._rdb import models
+
+    try:
+        missing = sorted((set(models.BaseModel.metadata.tables) | {"alembic_version"}) - table_names(path))
+        stamped = not missing and read_rows(path, "SELECT 1 FROM version_info") and \
+            read_rows(path, "SELECT version_num FROM alembic_version")
+    except sqlite3.DatabaseError as e:
+        raise ConfigError(f"{path}: cannot read it as an Optuna storage ({e})") from None
+    if missing or not stamped:
+        what = f"no table {', '.join(missing)}" if missing else "no schema version"
+        raise ConfigError(f"{path} is not a whole Optuna storage ({what}): it was left half-built or made by "
+                          "another program; move it aside to start a new store")
 
 
 def _share_sqlite_between_processes(engine):

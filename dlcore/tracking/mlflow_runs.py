@@ -22,7 +22,10 @@ os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")  # stdout is for --json
 
 from mlflow.entities import Metric, Param, RunTag  # noqa: E402
+from mlflow.exceptions import MlflowException  # noqa: E402
 from mlflow.tracking import MlflowClient  # noqa: E402
+
+from .store import prepare_tracking_db  # noqa: E402
 
 for _name in ("mlflow", "alembic"):
     logging.getLogger(_name).setLevel(logging.WARNING)
@@ -37,6 +40,7 @@ class Tracker:
     def __init__(self, tracking_uri: str, artifact_root: Path | None = None):
         self.tracking_uri = tracking_uri
         self.artifact_root = artifact_root
+        prepare_tracking_db(tracking_uri, artifact_root)  # built whole, never half-built, re-rooted if moved
         self.client = MlflowClient(tracking_uri)
 
     def experiment_id(self, name: str, create: bool = True) -> str | None:
@@ -49,7 +53,13 @@ class Tracker:
         if self.artifact_root is not None:
             safe = re.sub(r"[^A-Za-z0-9_.-]", "_", name)
             location = (self.artifact_root / f"{safe}-{int(time.time() * 1000)}").as_uri()
-        return self.client.create_experiment(name, artifact_location=location)
+        try:
+            return self.client.create_experiment(name, artifact_location=location)
+        except MlflowException as e:  # another process created it first: use theirs
+            exp = self.client.get_experiment_by_name(name)
+            if e.error_code != "RESOURCE_ALREADY_EXISTS" or exp is None:
+                raise
+            return exp.experiment_id
 
     def start_run(self, experiment_id: str, name: str, tags: dict, parent_id: str | None = None) -> str:
         tags = {k: str(v) for k, v in tags.items()}

@@ -1,4 +1,4 @@
-"""Where a run came from: git commit and dirtiness, library and BLAS versions. Computed once."""
+"""Where a run came from: git commit and dirtiness, library and BLAS versions, the BLAS kernel. Computed once."""
 from __future__ import annotations
 
 import functools
@@ -20,18 +20,41 @@ def _git(*args) -> str | None:
 
 
 def blas_info() -> dict:
-    """BLAS library, version and thread count, as threadpoolctl (or numpy's build config) reports."""
+    """BLAS library, version, thread count and kernel, as threadpoolctl (or numpy's build config)
+    reports. The kernel (threadpoolctl's ``architecture``: Haswell, SkylakeX, Zen...) is the code path
+    OpenBLAS chose for this CPU (``OPENBLAS_CORETYPE`` pins it); sums may round differently across
+    kernels, so it is part of what a bit-for-bit reproduction depends on."""
     try:
         from threadpoolctl import threadpool_info
 
         for pool in threadpool_info():
             if pool.get("user_api") == "blas":
                 return {"blas": f"{pool.get('internal_api')} {pool.get('version')}",
-                        "blas_threads": str(pool.get("num_threads"))}
+                        "blas_threads": str(pool.get("num_threads")),
+                        "blas_kernel": str(pool.get("architecture") or "unknown")}
     except ImportError:
         pass
     blas = np.show_config(mode="dicts").get("Build Dependencies", {}).get("blas", {})
-    return {"blas": f"{blas.get('name')} {blas.get('version')}", "blas_threads": "unknown"}
+    return {"blas": f"{blas.get('name')} {blas.get('version')}", "blas_threads": "unknown", "blas_kernel": "unknown"}
+
+
+# The facts of the environment a run's float sums depend on: provenance tag -> how a message names it.
+ENVIRONMENT_FACTS = {"dlcore.blas_kernel": "BLAS kernel", "dlcore.blas": "BLAS", "dlcore.numpy_version": "numpy",
+                     "dlcore.python_version": "Python"}
+
+
+def environment_differences(logged: dict, here: dict | None = None) -> list:
+    """Which of ``ENVIRONMENT_FACTS`` differ between a run's logged tags and this process, as phrases
+    ("BLAS kernel SkylakeX here, Haswell when logged"); a fact the run did not log is said so."""
+    here = provenance_tags() if here is None else here
+    out = []
+    for tag, label in ENVIRONMENT_FACTS.items():
+        now, then = here.get(tag), logged.get(tag)
+        if then is None:
+            out.append(f"{label} {now} here, not logged")
+        elif now != then:
+            out.append(f"{label} {now} here, {then} when logged")
+    return out
 
 
 @functools.lru_cache(maxsize=1)
@@ -39,13 +62,15 @@ def provenance_tags() -> dict:
     import mlflow
     import optuna
 
+    blas = blas_info()
     commit = _git("rev-parse", "HEAD")
     status = _git("status", "--porcelain", "--untracked-files=no")
     return {
         "dlcore.git_commit": commit or "unknown",
         "dlcore.git_dirty": "unknown" if status is None else str(bool(status)).lower(),
         "dlcore.numpy_version": np.__version__,
-        "dlcore.blas": blas_info()["blas"],
+        "dlcore.blas": blas["blas"],
+        "dlcore.blas_kernel": blas["blas_kernel"],
         "dlcore.optuna_version": optuna.__version__,
         "dlcore.mlflow_version": mlflow.__version__,
         "dlcore.python_version": platform.python_version(),
