@@ -24,7 +24,7 @@ import sys
 import time
 
 from . import __version__
-from .interrupt import interruptible
+from . import interrupt
 from .config import ConfigError, load_run_config
 from .progress import Progress
 
@@ -72,9 +72,20 @@ def _check_urls(args):
         if scheme == "file" or not scheme:
             raise CliError(f"--tracking-uri {uri}: MLflow's file store is not supported (MLflow 3 refuses it); "
                            "use sqlite:///PATH/mlflow.db or http://HOST:PORT, or --store DIR")
+        if scheme == "sqlite":
+            from .search.study import in_memory_sqlite
+
+            if in_memory_sqlite(uri):
+                raise CliError(f"--tracking-uri {uri}: an in-memory database lives and dies with one process: "
+                               "workers and later commands could never see its runs; use sqlite:///PATH")
         if scheme not in TRACKING_SCHEMES:
             raise CliError(f"--tracking-uri {uri}: unsupported scheme {scheme!r}; use http://HOST:PORT, "
                            "sqlite:///PATH/mlflow.db or a database URI (postgresql://, mysql://, mssql://)")
+
+
+def experiment_name_problem(name: str) -> str | None:
+    """Why MLflow would refuse ``name`` as an experiment name (asked before training, not after)."""
+    return "an MLflow experiment name cannot be empty" if name == "" else None
 
 
 def _sqlite_file(url: str):
@@ -112,9 +123,14 @@ def _read_storage(args):
 def cmd_train(args) -> int:
     from .runner import train_run
 
+    from .runner import check_fits
+
     cfg = load_run_config(args.config, args.set)
+    check_fits(cfg.train.iterations, "train.iterations")
     if not args.no_track:
         _check_urls(args)
+        if problem := experiment_name_problem(args.experiment):
+            raise CliError(f"--experiment {args.experiment!r}: {problem}")
     bar = Progress(cfg.train.iterations, "train", enabled=False if args.json else None)
     every = max(1, cfg.train.iterations // 200)
     steps, val_costs = [], []
@@ -161,8 +177,11 @@ def cmd_search(args) -> int:
     from .launch import run_search, with_overrides
 
     space = with_overrides(space, args.study, args.seed)
-    if args.trials is not None and args.trials < 1:
-        raise CliError(f"--trials must be >= 1 (got {args.trials})")
+    from .search.space import MAX_TRIALS
+
+    if args.trials is not None and not 1 <= args.trials <= MAX_TRIALS:
+        raise CliError(f"--trials must be >= 1 (got {args.trials})" if args.trials < 1 else
+                       f"--trials {args.trials}: at most {MAX_TRIALS} trials per search (run it again to add more)")
     n = args.trials or space.study.trials
     bar = Progress(n, f"search {space.study.name}", enabled=False if args.json else None)
     done = [0]
@@ -238,6 +257,8 @@ def cmd_report(args) -> int:
 
     if args.top is not None and args.top < 1:
         raise CliError(f"--top must be >= 1 (got {args.top})")
+    if args.csv and os.path.exists(args.csv) and not args.force:
+        raise CliError(f"--csv {args.csv}: the file exists; pass --force to overwrite it")
     study = load_study(args.study, _read_storage(args))
     df = trials_table(study)
     if df.empty:
@@ -343,15 +364,50 @@ def cmd_ui(args) -> int:
     env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true", "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
     _check_can_listen(args.host, args.port)
     print(f"MLflow UI for {store.root}: http://{args.host}:{args.port}  (Ctrl-C to stop)", flush=True)
-    try:
-        code = subprocess.call(cmd, env=env)
-    except KeyboardInterrupt:
+    code = _serve(cmd, env)
+    if code is None:  # stopped by Ctrl-C or SIGTERM
         return 0
     if code == 0:  # `mlflow server` exits 0 even when its server failed: it only ends by itself on failure
         print(f"dlcore: error: the MLflow server on {args.host}:{args.port} stopped (see its output above)",
               file=sys.stderr)
         return 1
     return code
+
+
+def _serve(cmd, env, grace: float = 10.0):
+    """Run the server in its own process group and wait; on Ctrl-C or SIGTERM stop the whole group
+    (`mlflow server` starts uvicorn as a child of its own, which outlived a kill of its parent alone).
+    Returns the server's exit code, or None when it was stopped here."""
+    import signal
+
+    proc = subprocess.Popen(cmd, env=env, start_new_session=True)
+    try:
+        return proc.wait()
+    except KeyboardInterrupt:
+        with interrupt.deferred():
+            _stop_group(proc, signal.SIGTERM, grace)
+        return None
+    finally:
+        if proc.poll() is None:  # another error: never leave the server behind
+            _stop_group(proc, signal.SIGKILL, grace)
+
+
+def _stop_group(proc, sig, grace: float):
+    """``sig`` to the server's process group, up to ``grace`` seconds for every member to leave, then
+    SIGKILL to what is left."""
+    import signal
+
+    deadline = time.monotonic() + grace
+    try:
+        os.killpg(proc.pid, sig)
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                os.killpg(proc.pid, 0)  # ProcessLookupError once no member is left
+            time.sleep(0.1)
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait()
 
 
 def _check_can_listen(host: str, port: int):
@@ -446,7 +502,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "best first: params, values, states, seeds, run ids. Example: dlcore report --study planar --top 10")
     r.add_argument("--study", required=True)
     r.add_argument("--top", type=int, metavar="K", help="only the K best trials")
-    r.add_argument("--csv", metavar="FILE", help="also write the table to FILE")
+    r.add_argument("--csv", metavar="FILE", help="also write the table to FILE (never over an existing one)")
+    r.add_argument("--force", action="store_true", help="with --csv: overwrite FILE if it exists")
     _add_store_options(r)
     r.set_defaults(func=cmd_report)
 
@@ -479,20 +536,38 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
+    """The command line. Run as the program (``argv`` None), it first installs the interrupt handler, so
+    that a Ctrl-C at any moment, imports included, ends in one line and exit 130."""
+    if argv is None:
+        interrupt.install()
     try:
-        with interruptible():
+        args = build_parser().parse_args(argv)
+        interrupt.check()  # an interrupt swallowed while importing (reported as unraisable) is raised here
+        with interrupt.interruptible():
             return args.func(args)
     except (CliError, ConfigError, ValueError, OSError) as e:
-        print(f"dlcore: error: {e}", file=sys.stderr)
+        print(f"dlcore: error: {_one_line(e)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("dlcore: interrupted", file=sys.stderr)
         return 130
     except Exception as e:
         mlflow_exceptions = sys.modules.get("mlflow.exceptions")  # never import mlflow here: it is slow
+        sqlalchemy_exc = sys.modules.get("sqlalchemy.exc")
+        sqlite3 = sys.modules.get("sqlite3")
+        if sqlite3 is not None and isinstance(e, sqlite3.Error):
+            print(f"dlcore: error: database: {_one_line(e)}", file=sys.stderr)
+            return 2
+        if sqlalchemy_exc is not None and isinstance(e, sqlalchemy_exc.SQLAlchemyError):
+            print(f"dlcore: error: database: {_one_line(getattr(e, 'orig', None) or e)}", file=sys.stderr)
+            return 2
         if mlflow_exceptions is None or not isinstance(e, mlflow_exceptions.MlflowException):
             raise
         message = str(getattr(e, "message", e)).strip().splitlines()
         print(f"dlcore: error: MLflow: {message[0] if message else type(e).__name__}", file=sys.stderr)
         return 2
+
+
+def _one_line(e) -> str:
+    lines = str(e).strip().splitlines()
+    return lines[0] if lines else type(e).__name__

@@ -24,6 +24,7 @@ from .search import report
 from .search.budget import BudgetExhausted, enforce_budget, lock_for, started_trials
 from .search.objective import Objective, TrialRecord
 from .search.space import NAME_RE, SearchSpace, space_to_doc
+from .states import STATE_OF_TRAINING
 from .search.study import (best_trial, counts_by_state, load_study, make_pruner, make_sampler, make_storage,
                            open_study, redact, space_of, warmup_steps)
 from .tracking.mlflow_runs import Tracker
@@ -75,8 +76,8 @@ def with_overrides(space: SearchSpace, study: str | None = None, seed: int | Non
     st = space.study
     if study is not None:
         if not NAME_RE.match(study):
-            raise ConfigError(f"--study {study!r}: a study name must start with a letter or digit and hold only "
-                              "letters, digits, '_', '-', '.' and spaces")
+            raise ConfigError(f"--study {study!r}: a study name must start with a letter or digit, not end with a "
+                              "space, and hold only letters, digits, '_', '-', '.' and spaces")
         st = replace(st, name=study)
     if seed is not None:
         if not 0 <= seed < 2**32:
@@ -395,7 +396,7 @@ def join_study(name: str, backends: Backends, parent: str | None = None, blas_th
 def track_train(outcome, steps, val_costs, backends: Backends, experiment: str) -> str:
     """Log one ``dlcore train`` run the way a trial is logged; returns its run id."""
     r = outcome.result
-    record = TrialRecord(0, {}, outcome.config, outcome.arch.layer_dims, state=_STATE_OF_STATUS[r.status],
+    record = TrialRecord(0, {}, outcome.config, outcome.arch.layer_dims, state=STATE_OF_TRAINING[r.status],
                          reason=r.reason, metrics=dict(outcome.metrics), steps=list(steps),
                          cost=[float(r.costs[i]) for i in steps], val_cost=list(val_costs) or [None] * len(steps),
                          full_costs=[r.costs], form=r.form)
@@ -406,9 +407,6 @@ def track_train(outcome, steps, val_costs, backends: Backends, experiment: str) 
     run_id = tracker.start_run(tracker.experiment_id(experiment), "train", {"dlcore.kind": "train", **provenance_tags()})
     log_run(tracker, run_id, record, run_params(record, split.dataset, folds))
     return run_id
-
-
-_STATE_OF_STATUS = {"completed": "COMPLETE", "stopped": "COMPLETE", "diverged": "PRUNED"}
 
 
 __all__ = ["Backends", "join_study", "run_search", "summarize", "track_train", "with_overrides", "work"]

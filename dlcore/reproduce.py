@@ -16,6 +16,7 @@ import numpy as np
 from .config import RunConfig
 from .runner import check_labels, folds_for, load_dataset, make_split, train_run
 from .search.objective import derive_seed
+from .states import TRIAL_OF_STATUS
 from .tracking.mlflow_runs import Tracker
 from .tracking.provenance import provenance_tags
 
@@ -51,7 +52,7 @@ def read_run(tracker: Tracker, run_id: str, allow_incomplete: bool = False) -> L
                              "it was not logged by dlcore's train or search")
     status = run.info.status
     # a trial's state is tagged; a `dlcore train` run's follows its status (KILLED: diverged)
-    state = tags.get("optuna.trial_state") or {"KILLED": "PRUNED", "FAILED": "FAIL"}.get(status, "COMPLETE")
+    state = tags.get("optuna.trial_state") or TRIAL_OF_STATUS.get(status, "COMPLETE")
     if status == "RUNNING":
         raise ReproduceError(f"run {run_id} is still RUNNING (or its process died): nothing final to compare")
     complete = status == "FINISHED" and state == "COMPLETE"

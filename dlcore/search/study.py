@@ -55,6 +55,9 @@ def check_storage_url(url: str) -> None:
     dialect = url.split("://", 1)[0].split("+", 1)[0] if "://" in url else ""
     if not (url.startswith("sqlite:///") or dialect == "postgresql"):
         raise ConfigError(f"unsupported Optuna storage {redact(url)}: use {SUPPORTED_STORAGES}")
+    if dialect == "sqlite" and in_memory_sqlite(url):
+        raise ConfigError(f"Optuna storage {url}: an in-memory database lives and dies with one process: workers "
+                          "and later commands could never see its trials; use sqlite:///PATH")
     try:
         make_url(url).get_dialect().import_dbapi()
     except (ArgumentError, ValueError) as e:
@@ -63,6 +66,13 @@ def check_storage_url(url: str) -> None:
         raise ConfigError(f"cannot open Optuna storage {redact(url)}: its database driver is not "
                           f"installed ({str(e).splitlines()[0]}); install it, or use postgresql:// with psycopg "
                           "(pip install 'dlcore[postgres]')") from None
+
+
+def in_memory_sqlite(url: str) -> bool:
+    """Whether a sqlite URL names no file: sqlite://, sqlite:///:memory:, or a URI with mode=memory."""
+    path = url.split("://", 1)[1][1:] if "://" in url else ""
+    name, _, query = path.partition("?")
+    return name in ("", ":memory:") or name.startswith("file::memory:") or "mode=memory" in query
 
 
 def make_storage(url, on_stale=None):
