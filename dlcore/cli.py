@@ -112,12 +112,12 @@ def _read_storage(args):
     if args.storage:
         _check_urls(args)
         _existing_sqlite(args.storage, "--storage")
-        return make_storage(args.storage)
+        return make_storage(args.storage, read_only=True)
     store = _store(args)
     if not (store.root / "optuna.db").is_file():
         raise CliError(f"no dlcore store at {store.root} (no optuna.db): run 'dlcore search' first, "
                        "or point --store / $DLCORE_STORE / --storage at one")
-    return make_storage(store.optuna_url)
+    return make_storage(store.optuna_url, read_only=True)
 
 
 def cmd_train(args) -> int:
@@ -302,10 +302,16 @@ def cmd_reproduce(args) -> int:
         from .launch import check_server
 
         check_server(uri)
-    tracker = Tracker(uri, None if uri.startswith("http") else store.artifact_root)
+    from .preflight import check_database, read_only_url, sqlite_path, writable
+
+    db = sqlite_path(uri)
+    log = db is None or writable(db)  # a read-only store is reproduced all the same, and nothing logged
+    if db is not None:
+        check_database(db, "MLflow's tracking store", write=False)
+    tracker = Tracker(uri if log else read_only_url(db), None if uri.startswith("http") else store.artifact_root)
     try:
         logged = read_run(tracker, run_id, args.allow_incomplete)
-        out = reproduce(tracker, logged, args.rtol, args.evaluate_test, args.seeds, args.register)
+        out = reproduce(tracker, logged, args.rtol, args.evaluate_test, args.seeds, args.register, log=log)
     except ReproduceError as e:
         raise CliError(str(e)) from None
     if args.json:
@@ -322,7 +328,10 @@ def cmd_reproduce(args) -> int:
                 print(f"  refit {k:24s} {v:.6g}")
         for name, s_ in out.get("seeds", {}).get("summary", {}).items():
             print(f"  {args.seeds} seeds {name:20s} {s_['mean']:.4f} +- {s_['std']:.4f}")
-        print(f"logged as run {out['reproduction_run_id']}; model {out['model_uri']}")
+        if log:
+            print(f"logged as run {out['reproduction_run_id']}; model {out['model_uri']}")
+        else:
+            print(f"not logged: {db} is read-only (nothing was written to the store)")
     return 0 if out["ok"] else 1
 
 
@@ -400,14 +409,35 @@ def _stop_group(proc, sig, grace: float):
     deadline = time.monotonic() + grace
     try:
         os.killpg(proc.pid, sig)
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                os.killpg(proc.pid, 0)  # ProcessLookupError once no member is left
+        while group_alive(proc.pid) and time.monotonic() < deadline:
+            proc.poll()  # reap the leader as soon as it ends
             time.sleep(0.1)
-        os.killpg(proc.pid, signal.SIGKILL)
+        if group_alive(proc.pid):
+            os.killpg(proc.pid, signal.SIGKILL)
     except ProcessLookupError:
         pass
     proc.wait()
+
+
+def group_alive(pgid: int) -> bool:
+    """Whether a process of group ``pgid`` still runs (zombies, which nothing can stop, do not count)."""
+    try:
+        entries = os.listdir("/proc")
+    except OSError:  # no /proc: ask the kernel, zombies included
+        try:
+            os.killpg(pgid, 0)
+            return True
+        except ProcessLookupError:
+            return False
+    for pid in filter(str.isdigit, entries):
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()  # after "pid (comm)": state ppid pgrp ...
+        except OSError:
+            continue
+        if int(fields[2]) == pgid and fields[0] not in "ZX":
+            return True
+    return False
 
 
 def _check_can_listen(host: str, port: int):

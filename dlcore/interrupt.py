@@ -73,6 +73,17 @@ def deferred():
                 signal.signal(s, h)
 
 
+def hold() -> None:
+    """Once an interrupt is being handled: from now on (until the enclosing :func:`interruptible` block
+    ends, or for the rest of the process under :func:`install`) SIGINT and SIGTERM are only remembered,
+    so that a second Ctrl-C cannot cut short the writing of the records the first one closes (a trial's
+    FAIL, its run, the parent run). Main thread only; elsewhere it does nothing."""
+    if threading.current_thread() is threading.main_thread():
+        _requested.set()
+        for s in SIGNALS:
+            signal.signal(s, _remember)
+
+
 def requested() -> bool:
     return _requested.is_set()
 

@@ -24,6 +24,7 @@ from .search import report
 from .search.budget import BudgetExhausted, enforce_budget, lock_for, started_trials
 from .search.objective import Objective, TrialRecord
 from .search.space import NAME_RE, SearchSpace, space_to_doc
+from .preflight import check_backends
 from .states import STATE_OF_TRAINING
 from .search.study import (best_trial, counts_by_state, load_study, make_pruner, make_sampler, make_storage,
                            open_study, redact, space_of, warmup_steps)
@@ -49,10 +50,12 @@ class Backends:
                    store if uses_store else None)
 
     def prepare(self) -> "Backends":
-        """Check that a tracking server answers, and create the embedded store's directory; called only
-        once the inputs have been checked."""
+        """Check that a tracking server answers and that each SQLite database is intact and writable
+        (before either is written: a corrupt mlflow.db found later left a raised budget behind), and
+        create the embedded store's directory; called only once the inputs have been checked."""
         if self.tracking_uri.startswith(("http://", "https://")):
             check_server(self.tracking_uri)
+        check_backends(self.storage, self.tracking_uri, write=True)
         if self.store is not None:
             self.store.create()
         return self
@@ -130,15 +133,19 @@ def run_search(space: SearchSpace, backends: Backends, n_trials: int | None = No
                 failed_workers = run_workers(space, backends, parent, workers, budget, on_trial, track)
         except KeyboardInterrupt:
             status = "KILLED"
+            interrupt.hold()  # a second Ctrl-C must not leave the parent run RUNNING
             raise
         except BaseException:
             status = "FAILED"
             raise
         finally:
             if track:
-                objective.tracker and objective.tracker.flush()
-                summary = summarize(study, tracker, parent, top_k)
-                tracker.end(parent, status)
+                try:
+                    objective.tracker and objective.tracker.flush()
+                    summary = summarize(study, tracker, parent, top_k)
+                finally:
+                    with interrupt.deferred():
+                        tracker.end(parent, status)
     if not track:
         summary = study_summary(study)
     summary.update(storage=redact(backends.storage), tracking_uri=backends.tracking_uri if track else None,

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import optuna
 
-from .. import nn
+from .. import interrupt, nn
 from ..config import ConfigError, RunConfig
 from ..runner import check_fits, check_labels, folds_for, load_dataset, make_split, train_run
 from .space import Range, SearchSpace
@@ -162,7 +162,9 @@ class Objective:
         except BaseException as e:  # noqa: BLE001 -- recorded, then re-raised for Optuna to mark FAIL
             record.state, record.reason = "FAIL", f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
             trial.set_user_attr("state_reason", record.reason)
-            if not isinstance(e, KeyboardInterrupt):
+            if isinstance(e, KeyboardInterrupt):
+                interrupt.hold()  # a second Ctrl-C must not leave this trial or its run RUNNING
+            else:
                 print(f"dlcore: warning: trial {trial.number} failed: {record.reason}", file=sys.stderr)
             raise
         finally:

@@ -75,14 +75,21 @@ def in_memory_sqlite(url: str) -> bool:
     return name in ("", ":memory:") or name.startswith("file::memory:") or "mode=memory" in query
 
 
-def make_storage(url, on_stale=None):
+def make_storage(url, on_stale=None, read_only: bool = False):
     """An RDB storage (SQLite or PostgreSQL) with Optuna's heartbeat: a trial whose worker stops
     beating for 3 intervals is failed by the next worker to start a trial (``on_stale(study, trial)``
     is then called, e.g. to close its MLflow run). Other URLs are refused (``check_storage_url``);
-    storage objects pass through."""
+    storage objects pass through. ``read_only`` (the commands that only read) opens a SQLite file
+    read-only, without switching it to the write-ahead log, so that a read-only store can be read."""
     if not isinstance(url, str):
         return url
     check_storage_url(url)
+    from ..preflight import check_database, read_only_url, sqlite_path
+
+    path = sqlite_path(url)
+    if read_only and path is not None:
+        check_database(path, "Optuna's storage", write=False)
+        return _read_only_storage(url, read_only_url(path))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         sqlite = url.startswith("sqlite:")
@@ -97,6 +104,15 @@ def make_storage(url, on_stale=None):
             return storage
         except Exception as e:  # noqa: BLE001 -- SQLAlchemy and driver errors vary; say which storage
             raise ConfigError(f"cannot open Optuna storage {redact(url)}: {str(e).splitlines()[0]}") from None
+
+
+def _read_only_storage(url: str, ro_url: str):
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return optuna.storages.RDBStorage(ro_url, engine_kwargs={"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT}})
+    except Exception as e:  # noqa: BLE001 -- SQLAlchemy and driver errors vary; say which storage
+        raise ConfigError(f"cannot open Optuna storage {redact(url)} read-only: {str(e).splitlines()[0]}") from None
 
 
 def _share_sqlite_between_processes(engine):
