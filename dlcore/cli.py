@@ -76,7 +76,7 @@ def _check_urls(args):
             from .search.study import in_memory_sqlite
 
             if in_memory_sqlite(uri):
-                raise CliError(f"--tracking-uri {uri}: an in-memory database lives and dies with one process: "
+                raise CliError(f"--tracking-uri {uri} is in memory, which lives and dies with one process: "
                                "workers and later commands could never see its runs; use sqlite:///PATH")
         if scheme not in TRACKING_SCHEMES:
             raise CliError(f"--tracking-uri {uri}: unsupported scheme {scheme!r}; use http://HOST:PORT, "
@@ -131,6 +131,9 @@ def cmd_train(args) -> int:
         _check_urls(args)
         if problem := experiment_name_problem(args.experiment):
             raise CliError(f"--experiment {args.experiment!r}: {problem}")
+        from .preflight import check_backends
+
+        check_backends(None, _backends(args).tracking_uri, write=True)  # before training, not after
     bar = Progress(cfg.train.iterations, "train", enabled=False if args.json else None)
     every = max(1, cfg.train.iterations // 200)
     steps, val_costs = [], []
@@ -594,10 +597,20 @@ def main(argv=None) -> int:
         if mlflow_exceptions is None or not isinstance(e, mlflow_exceptions.MlflowException):
             raise
         message = str(getattr(e, "message", e)).strip().splitlines()
+        if e.__cause__ is not None:  # a database error under MLflow's: say that one
+            message = [_one_line(e)]
         print(f"dlcore: error: MLflow: {message[0] if message else type(e).__name__}", file=sys.stderr)
         return 2
 
 
 def _one_line(e) -> str:
+    """The first line of the innermost database or OS error behind ``e`` (what MLflow and SQLAlchemy
+    wrap: "database or disk is full"), else of ``e`` itself."""
+    inner, seen = e, set()
+    while inner is not None and id(inner) not in seen:
+        seen.add(id(inner))
+        if type(inner).__module__ == "sqlite3" or isinstance(inner, OSError):
+            e = inner
+        inner = inner.__cause__ or getattr(inner, "orig", None)
     lines = str(e).strip().splitlines()
     return lines[0] if lines else type(e).__name__

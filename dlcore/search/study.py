@@ -56,7 +56,7 @@ def check_storage_url(url: str) -> None:
     if not (url.startswith("sqlite:///") or dialect == "postgresql"):
         raise ConfigError(f"unsupported Optuna storage {redact(url)}: use {SUPPORTED_STORAGES}")
     if dialect == "sqlite" and in_memory_sqlite(url):
-        raise ConfigError(f"Optuna storage {url}: an in-memory database lives and dies with one process: workers "
+        raise ConfigError(f"Optuna storage {url} is in memory, which lives and dies with one process: workers "
                           "and later commands could never see its trials; use sqlite:///PATH")
     try:
         make_url(url).get_dialect().import_dbapi()

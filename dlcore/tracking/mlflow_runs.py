@@ -28,6 +28,8 @@ from ..states import STATUS_OF_TRIAL  # noqa: E402 -- re-exported: the one table
 
 for _name in ("mlflow", "alembic"):
     logging.getLogger(_name).setLevel(logging.WARNING)
+# It logs every database error with its traceback before raising it; dlcore reports the error in one line.
+logging.getLogger("mlflow.store.db.utils").setLevel(logging.CRITICAL)
 
 PARENT_TAG = "mlflow.parentRunId"
 
