@@ -1,3 +1,14 @@
-from .cli import main
+"""``python -m dlcore``: the interrupt handler goes in before anything heavy is imported."""
+import sys
 
-raise SystemExit(main())
+from . import interrupt
+
+interrupt.install()
+try:
+    from .cli import main
+
+    code = main()
+except KeyboardInterrupt:
+    print("dlcore: interrupted", file=sys.stderr)
+    code = 130
+raise SystemExit(code)

@@ -24,7 +24,7 @@ import sys
 import time
 
 from . import __version__
-from .interrupt import interruptible
+from . import interrupt
 from .config import ConfigError, load_run_config
 from .progress import Progress
 
@@ -72,9 +72,20 @@ def _check_urls(args):
         if scheme == "file" or not scheme:
             raise CliError(f"--tracking-uri {uri}: MLflow's file store is not supported (MLflow 3 refuses it); "
                            "use sqlite:///PATH/mlflow.db or http://HOST:PORT, or --store DIR")
+        if scheme == "sqlite":
+            from .search.study import in_memory_sqlite
+
+            if in_memory_sqlite(uri):
+                raise CliError(f"--tracking-uri {uri} is in memory, which lives and dies with one process: "
+                               "workers and later commands could never see its runs; use sqlite:///PATH")
         if scheme not in TRACKING_SCHEMES:
             raise CliError(f"--tracking-uri {uri}: unsupported scheme {scheme!r}; use http://HOST:PORT, "
                            "sqlite:///PATH/mlflow.db or a database URI (postgresql://, mysql://, mssql://)")
+
+
+def experiment_name_problem(name: str) -> str | None:
+    """Why MLflow would refuse ``name`` as an experiment name (asked before training, not after)."""
+    return "an MLflow experiment name cannot be empty" if name == "" else None
 
 
 def _sqlite_file(url: str):
@@ -101,20 +112,28 @@ def _read_storage(args):
     if args.storage:
         _check_urls(args)
         _existing_sqlite(args.storage, "--storage")
-        return make_storage(args.storage)
+        return make_storage(args.storage, read_only=True)
     store = _store(args)
     if not (store.root / "optuna.db").is_file():
         raise CliError(f"no dlcore store at {store.root} (no optuna.db): run 'dlcore search' first, "
                        "or point --store / $DLCORE_STORE / --storage at one")
-    return make_storage(store.optuna_url)
+    return make_storage(store.optuna_url, read_only=True)
 
 
 def cmd_train(args) -> int:
     from .runner import train_run
 
+    from .runner import check_fits
+
     cfg = load_run_config(args.config, args.set)
+    check_fits(cfg.train.iterations, "train.iterations")
     if not args.no_track:
         _check_urls(args)
+        if problem := experiment_name_problem(args.experiment):
+            raise CliError(f"--experiment {args.experiment!r}: {problem}")
+        from .preflight import check_backends
+
+        check_backends(None, _backends(args).tracking_uri, write=True)  # before training, not after
     bar = Progress(cfg.train.iterations, "train", enabled=False if args.json else None)
     every = max(1, cfg.train.iterations // 200)
     steps, val_costs = [], []
@@ -161,8 +180,11 @@ def cmd_search(args) -> int:
     from .launch import run_search, with_overrides
 
     space = with_overrides(space, args.study, args.seed)
-    if args.trials is not None and args.trials < 1:
-        raise CliError(f"--trials must be >= 1 (got {args.trials})")
+    from .search.space import MAX_TRIALS
+
+    if args.trials is not None and not 1 <= args.trials <= MAX_TRIALS:
+        raise CliError(f"--trials must be >= 1 (got {args.trials})" if args.trials < 1 else
+                       f"--trials {args.trials}: at most {MAX_TRIALS} trials per search (run it again to add more)")
     n = args.trials or space.study.trials
     bar = Progress(n, f"search {space.study.name}", enabled=False if args.json else None)
     done = [0]
@@ -239,6 +261,8 @@ def cmd_report(args) -> int:
 
     if args.top is not None and args.top < 1:
         raise CliError(f"--top must be >= 1 (got {args.top})")
+    if args.csv and os.path.exists(args.csv) and not args.force:
+        raise CliError(f"--csv {args.csv}: the file exists; pass --force to overwrite it")
     study = load_study(args.study, _read_storage(args))
     df = trials_table(study)
     if df.empty:
@@ -282,10 +306,16 @@ def cmd_reproduce(args) -> int:
         from .launch import check_server
 
         check_server(uri)
-    tracker = Tracker(uri, None if uri.startswith("http") else store.artifact_root)
+    from .preflight import check_database, read_only_url, sqlite_path, writable
+
+    db = sqlite_path(uri)
+    log = db is None or writable(db)  # a read-only store is reproduced all the same, and nothing logged
+    if db is not None:
+        check_database(db, "MLflow's tracking store", write=False)
+    tracker = Tracker(uri if log else read_only_url(db), None if uri.startswith("http") else store.artifact_root)
     try:
         logged = read_run(tracker, run_id, args.allow_incomplete)
-        out = reproduce(tracker, logged, args.rtol, args.evaluate_test, args.seeds, args.register)
+        out = reproduce(tracker, logged, args.rtol, args.evaluate_test, args.seeds, args.register, log=log)
     except ReproduceError as e:
         raise CliError(str(e)) from None
     if args.json:
@@ -297,7 +327,10 @@ def cmd_reproduce(args) -> int:
                 print(f"  refit {k:24s} {v:.6g}")
         for name, s_ in out.get("seeds", {}).get("summary", {}).items():
             print(f"  {args.seeds} seeds {name:20s} {s_['mean']:.4f} +- {s_['std']:.4f}")
-        print(f"logged as run {out['reproduction_run_id']}; model {out['model_uri']}")
+        if log:
+            print(f"logged as run {out['reproduction_run_id']}; model {out['model_uri']}")
+        else:
+            print(f"not logged: {db} is read-only (nothing was written to the store)")
     return 0 if out["ok"] else 1
 
 
@@ -340,15 +373,71 @@ def cmd_ui(args) -> int:
     env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true", "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
     _check_can_listen(args.host, args.port)
     print(f"MLflow UI for {store.root}: http://{args.host}:{args.port}  (Ctrl-C to stop)", flush=True)
-    try:
-        code = subprocess.call(cmd, env=env)
-    except KeyboardInterrupt:
+    code = _serve(cmd, env)
+    if code is None:  # stopped by Ctrl-C or SIGTERM
         return 0
     if code == 0:  # `mlflow server` exits 0 even when its server failed: it only ends by itself on failure
         print(f"dlcore: error: the MLflow server on {args.host}:{args.port} stopped (see its output above)",
               file=sys.stderr)
         return 1
     return code
+
+
+def _serve(cmd, env, grace: float = 10.0):
+    """Run the server in its own process group and wait; on Ctrl-C or SIGTERM stop the whole group
+    (`mlflow server` starts uvicorn as a child of its own, which outlived a kill of its parent alone).
+    Returns the server's exit code, or None when it was stopped here."""
+    import signal
+
+    proc = subprocess.Popen(cmd, env=env, start_new_session=True)
+    try:
+        return proc.wait()
+    except KeyboardInterrupt:
+        with interrupt.deferred():
+            _stop_group(proc, signal.SIGTERM, grace)
+        return None
+    finally:
+        if proc.poll() is None:  # another error: never leave the server behind
+            _stop_group(proc, signal.SIGKILL, grace)
+
+
+def _stop_group(proc, sig, grace: float):
+    """``sig`` to the server's process group, up to ``grace`` seconds for every member to leave, then
+    SIGKILL to what is left."""
+    import signal
+
+    deadline = time.monotonic() + grace
+    try:
+        os.killpg(proc.pid, sig)
+        while group_alive(proc.pid) and time.monotonic() < deadline:
+            proc.poll()  # reap the leader as soon as it ends
+            time.sleep(0.1)
+        if group_alive(proc.pid):
+            os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait()
+
+
+def group_alive(pgid: int) -> bool:
+    """Whether a process of group ``pgid`` still runs (zombies, which nothing can stop, do not count)."""
+    try:
+        entries = os.listdir("/proc")
+    except OSError:  # no /proc: ask the kernel, zombies included
+        try:
+            os.killpg(pgid, 0)
+            return True
+        except ProcessLookupError:
+            return False
+    for pid in filter(str.isdigit, entries):
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()  # after "pid (comm)": state ppid pgrp ...
+        except OSError:
+            continue
+        if int(fields[2]) == pgid and fields[0] not in "ZX":
+            return True
+    return False
 
 
 def _check_can_listen(host: str, port: int):
@@ -444,7 +533,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "best first: params, values, states, seeds, run ids. Example: dlcore report --study planar --top 10")
     r.add_argument("--study", required=True)
     r.add_argument("--top", type=int, metavar="K", help="only the K best trials")
-    r.add_argument("--csv", metavar="FILE", help="also write the table to FILE")
+    r.add_argument("--csv", metavar="FILE", help="also write the table to FILE (never over an existing one)")
+    r.add_argument("--force", action="store_true", help="with --csv: overwrite FILE if it exists")
     _add_store_options(r)
     r.set_defaults(func=cmd_report)
 
@@ -477,20 +567,48 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
+    """The command line. Run as the program (``argv`` None), it first installs the interrupt handler, so
+    that a Ctrl-C at any moment, imports included, ends in one line and exit 130."""
+    if argv is None:
+        interrupt.install()
     try:
-        with interruptible():
+        args = build_parser().parse_args(argv)
+        interrupt.check()  # an interrupt swallowed while importing (reported as unraisable) is raised here
+        with interrupt.interruptible():
             return args.func(args)
     except (CliError, ConfigError, ValueError, OSError) as e:
-        print(f"dlcore: error: {e}", file=sys.stderr)
+        print(f"dlcore: error: {_one_line(e)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("dlcore: interrupted", file=sys.stderr)
         return 130
     except Exception as e:
         mlflow_exceptions = sys.modules.get("mlflow.exceptions")  # never import mlflow here: it is slow
+        sqlalchemy_exc = sys.modules.get("sqlalchemy.exc")
+        sqlite3 = sys.modules.get("sqlite3")
+        if sqlite3 is not None and isinstance(e, sqlite3.Error):
+            print(f"dlcore: error: database: {_one_line(e)}", file=sys.stderr)
+            return 2
+        if sqlalchemy_exc is not None and isinstance(e, sqlalchemy_exc.SQLAlchemyError):
+            print(f"dlcore: error: database: {_one_line(getattr(e, 'orig', None) or e)}", file=sys.stderr)
+            return 2
         if mlflow_exceptions is None or not isinstance(e, mlflow_exceptions.MlflowException):
             raise
         message = str(getattr(e, "message", e)).strip().splitlines()
+        if e.__cause__ is not None:  # a database error under MLflow's: say that one
+            message = [_one_line(e)]
         print(f"dlcore: error: MLflow: {message[0] if message else type(e).__name__}", file=sys.stderr)
         return 2
+
+
+def _one_line(e) -> str:
+    """The first line of the innermost database or OS error behind ``e`` (what MLflow and SQLAlchemy
+    wrap: "database or disk is full"), else of ``e`` itself."""
+    inner, seen = e, set()
+    while inner is not None and id(inner) not in seen:
+        seen.add(id(inner))
+        if type(inner).__module__ == "sqlite3" or isinstance(inner, OSError):
+            e = inner
+        inner = inner.__cause__ or getattr(inner, "orig", None)
+    lines = str(e).strip().splitlines()
+    return lines[0] if lines else type(e).__name__

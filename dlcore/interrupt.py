@@ -6,19 +6,82 @@ prints "Exception ignored in ..." and goes on: the interrupt is lost and a long 
 Inside :func:`interruptible` the signal also sets a flag, and :func:`check` -- called by the training
 loop's callback (see ``dlcore.runner.train_run``) and between trials -- raises the interrupt again at a
 point where it cannot be swallowed. A second Ctrl-C raises again, as usual.
+
+:func:`install` puts the handler in place for the whole process as its first act (``dlcore/__main__``,
+``dlcore.cli.main``), so that a Ctrl-C or SIGTERM while the libraries are still being imported ends in
+"dlcore: interrupted" rather than a traceback or "Exception ignored ... KeyboardInterrupt" (an
+interrupt Python reports as unraisable is remembered, not printed). :func:`deferred` holds interrupts
+back while a record is being closed, so that a second Ctrl-C cannot leave a run RUNNING.
 """
 from __future__ import annotations
 
 import signal
+import sys
 import threading
 from contextlib import contextmanager
 
 _requested = threading.Event()
+SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 def _handler(signum, frame):
     _requested.set()
     raise KeyboardInterrupt
+
+
+def _remember(signum, frame):
+    _requested.set()
+
+
+def _unraisable(hook):
+    """sys.unraisablehook that remembers a swallowed KeyboardInterrupt instead of printing it."""
+    def unraisable(info):
+        if issubclass(info.exc_type, KeyboardInterrupt):
+            _requested.set()
+            return
+        hook(info)
+    unraisable.dlcore = True
+    return unraisable
+
+
+def install() -> None:
+    """For the whole process (the command line's entry points only: it never changes a library
+    caller's handlers): SIGINT and SIGTERM raise KeyboardInterrupt and are remembered."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    for s in SIGNALS:
+        signal.signal(s, _handler)
+    if not getattr(sys.unraisablehook, "dlcore", False):
+        sys.unraisablehook = _unraisable(sys.unraisablehook)
+
+
+@contextmanager
+def deferred():
+    """Within this block (main thread only) SIGINT and SIGTERM are only remembered: what closes a
+    record after an interrupt is not cut short by a second one. :func:`check` raises it afterwards."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {s: signal.getsignal(s) for s in SIGNALS}
+    for s in SIGNALS:
+        signal.signal(s, _remember)
+    try:
+        yield
+    finally:
+        for s, h in previous.items():
+            if h is not None:
+                signal.signal(s, h)
+
+
+def hold() -> None:
+    """Once an interrupt is being handled: from now on (until the enclosing :func:`interruptible` block
+    ends, or for the rest of the process under :func:`install`) SIGINT and SIGTERM are only remembered,
+    so that a second Ctrl-C cannot cut short the writing of the records the first one closes (a trial's
+    FAIL, its run, the parent run). Main thread only; elsewhere it does nothing."""
+    if threading.current_thread() is threading.main_thread():
+        _requested.set()
+        for s in SIGNALS:
+            signal.signal(s, _remember)
 
 
 def requested() -> bool:
@@ -38,7 +101,7 @@ def interruptible():
     if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGINT) is _handler:
         yield  # not the main thread, or already inside an interruptible block
         return
-    previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    previous = {s: signal.getsignal(s) for s in SIGNALS}
     _requested.clear()
     for s in previous:
         signal.signal(s, _handler)

@@ -22,6 +22,8 @@ from .search.budget import (BudgetExhausted, close_dead_trials, enforce_budget, 
                             this_process)
 from .search.objective import Objective, TrialRecord
 from .search.space import NAME_RE, SearchSpace, space_to_doc
+from .preflight import check_backends
+from .states import STATE_OF_TRAINING
 from .search.study import (best_trial, check_optuna_db, check_study, counts_by_state, load_study, make_pruner,
                            make_sampler, make_storage, open_study, redact, space_of, warmup_steps)
 from .sqlite_files import sqlite_path
@@ -48,12 +50,15 @@ class Backends:
                    store if uses_store else None)
 
     def prepare(self) -> "Backends":
-        """Check that a tracking server answers, create the embedded store's directory and marker
-        (re-rooting a moved store), and refuse a half-built database before anything is written to
-        either; called only once the inputs have been checked. The databases themselves are built,
-        whole, by their first user (``make_storage``, ``Tracker``), so ``--no-track`` creates no mlflow.db."""
+        """Check that a tracking server answers, that each SQLite database is intact and writable, and
+        that none is half-built, before anything is written to either (a corrupt mlflow.db found later
+        left a raised budget behind); then create the embedded store's directory and marker (re-rooting
+        a moved store). Called only once the inputs have been checked. The databases themselves are
+        built, whole, by their first user (``make_storage``, ``Tracker``), so ``--no-track`` creates no
+        mlflow.db."""
         if self.tracking_uri.startswith(("http://", "https://")):
             check_server(self.tracking_uri)
+        check_backends(self.storage, self.tracking_uri, write=True)
         for path, check in ((_sqlite_file(self.storage), check_optuna_db),
                             (_sqlite_file(self.tracking_uri), check_mlflow_db)):
             if path is not None and path.is_file():
@@ -85,8 +90,8 @@ def with_overrides(space: SearchSpace, study: str | None = None, seed: int | Non
     st = space.study
     if study is not None:
         if not NAME_RE.match(study):
-            raise ConfigError(f"--study {study!r}: a study name must start with a letter or digit and hold only "
-                              "letters, digits, '_', '-', '.' and spaces")
+            raise ConfigError(f"--study {study!r}: a study name must start with a letter or digit, not end with a "
+                              "space, and hold only letters, digits, '_', '-', '.' and spaces")
         st = replace(st, name=study)
     if seed is not None:
         if not 0 <= seed < 2**32:
@@ -135,6 +140,7 @@ def run_search(space: SearchSpace, backends: Backends, n_trials: int | None = No
                 failed_workers = run_workers(space, backends, parent, workers, on_trial, track)
         except KeyboardInterrupt:
             status = "KILLED"
+            interrupt.hold()  # a second Ctrl-C must not leave the parent run RUNNING
             raise
         except BaseException:
             status = "FAILED"
@@ -142,9 +148,12 @@ def run_search(space: SearchSpace, backends: Backends, n_trials: int | None = No
         finally:
             budget = leave(study, lock, me)
             if track:
-                objective.tracker and objective.tracker.flush()
-                summary = summarize(study, tracker, parent, top_k)
-                tracker.end(parent, status)
+                try:
+                    objective.tracker and objective.tracker.flush()
+                    summary = summarize(study, tracker, parent, top_k)
+                finally:
+                    with interrupt.deferred():
+                        tracker.end(parent, status)
     if not track:
         summary = study_summary(study)
     summary.update(storage=redact(backends.storage), tracking_uri=backends.tracking_uri if track else None,
@@ -302,7 +311,7 @@ def join_study(name: str, backends: Backends, parent: str | None = None, blas_th
 def track_train(outcome, steps, val_costs, backends: Backends, experiment: str) -> str:
     """Log one ``dlcore train`` run the way a trial is logged; returns its run id."""
     r = outcome.result
-    record = TrialRecord(0, {}, outcome.config, outcome.arch.layer_dims, state=_STATE_OF_STATUS[r.status],
+    record = TrialRecord(0, {}, outcome.config, outcome.arch.layer_dims, state=STATE_OF_TRAINING[r.status],
                          reason=r.reason, metrics=dict(outcome.metrics), steps=list(steps),
                          cost=[float(r.costs[i]) for i in steps], val_cost=list(val_costs) or [None] * len(steps),
                          full_costs=[r.costs], form=r.form)
@@ -313,9 +322,6 @@ def track_train(outcome, steps, val_costs, backends: Backends, experiment: str) 
     run_id = tracker.start_run(tracker.experiment_id(experiment), "train", {"dlcore.kind": "train", **provenance_tags()})
     log_run(tracker, run_id, record, run_params(record, split.dataset, folds))
     return run_id
-
-
-_STATE_OF_STATUS = {"completed": "COMPLETE", "stopped": "COMPLETE", "diverged": "PRUNED"}
 
 
 __all__ = ["Backends", "join_study", "run_search", "summarize", "track_train", "with_overrides", "work"]

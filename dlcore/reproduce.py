@@ -17,6 +17,7 @@ from .config import RunConfig
 from .errors import ReproduceError
 from .runner import check_labels, folds_for, load_dataset, make_split, train_run
 from .search.objective import derive_seed
+from .states import TRIAL_OF_STATUS
 from .tracking.mlflow_runs import Tracker
 from .tracking.provenance import blas_info, environment_differences, provenance_tags
 
@@ -44,12 +45,17 @@ def read_run(tracker: Tracker, run_id: str, allow_incomplete: bool = False) -> L
     tags, params = run.data.tags, run.data.params
     missing = [k for k in ("dlcore.run_config",) if k not in tags] + \
               [k for k in ("data_fingerprint", "form", "blas_threads") if k not in params]
+    status = run.info.status
+    if missing and tags.get("dlcore.kind") == "trial":  # created when its trial started, never written
+        reason = tags.get("dlcore.state_reason")
+        raise ReproduceError(f"run {run_id} is the run of trial {tags.get('optuna.trial_number', '?')} of study "
+                             f"{tags.get('optuna.study_name', '?')!r}, whose process died before logging it "
+                             f"(status {status}" + (f": {reason}" if reason else "") + "): nothing to reproduce")
     if missing:
         raise ReproduceError(f"run {run_id} lacks what reproduction needs ({', '.join(missing)}): "
                              "it was not logged by dlcore's train or search")
-    status = run.info.status
     # a trial's state is tagged; a `dlcore train` run's follows its status (KILLED: diverged)
-    state = tags.get("optuna.trial_state") or {"KILLED": "PRUNED", "FAILED": "FAIL"}.get(status, "COMPLETE")
+    state = tags.get("optuna.trial_state") or TRIAL_OF_STATUS.get(status, "COMPLETE")
     if status == "RUNNING":
         raise ReproduceError(f"run {run_id} is still RUNNING (or its process died): nothing final to compare")
     complete = status == "FINISHED" and state == "COMPLETE"
@@ -120,15 +126,18 @@ def verdict_line(out: dict) -> str:
 
 
 def reproduce(tracker: Tracker, logged: Logged, rtol: float | None = None, evaluate_test: bool = False,
-              seeds: int = 0, register: str | None = None) -> dict:
+              seeds: int = 0, register: str | None = None, log: bool = True) -> dict:
     """Train the logged run again and compare; then log a reproduction run (refit model, seeds) that
-    ends FINISHED, or FAILED on an error (KILLED on Ctrl-C). Bad arguments are refused before any work."""
+    ends FINISHED, or FAILED on an error (KILLED on Ctrl-C). Bad arguments are refused before any work.
+    ``log=False`` (a read-only store) does the same work and logs nothing: the verdict is the point."""
     from .tracking.models import log_model, model_name_problem
 
     if rtol is not None and not (math.isfinite(rtol) and rtol >= 0):
         raise ReproduceError(f"rtol must be a finite number >= 0 (got {rtol})")
     if register is not None and (problem := model_name_problem(register)):
         raise ReproduceError(f"registered model name {register!r}: {problem}")
+    if register is not None and not log:
+        raise ReproduceError(f"--register {register}: the store is read-only, so no model can be registered")
     cfg = logged.config
     dataset = load_dataset(cfg)
     if dataset.fingerprint != logged.fingerprint:
@@ -146,6 +155,8 @@ def reproduce(tracker: Tracker, logged: Logged, rtol: float | None = None, evalu
            "iterations": [len(c) for c in logged.curves],
            "environment": environment_facts(logged.tags or {}, cfg.blas_threads)}
 
+    if not log:
+        tracker = _NoLog()
     run_id = tracker.start_run(logged.experiment_id, f"reproduce-{logged.run_id[:8]}", {
         "dlcore.kind": "reproduction", "dlcore.reproduces": logged.run_id, "dlcore.verdict": out["verdict"],
         "dlcore.environment_differences": "; ".join(out["environment"]) or "none",
@@ -171,11 +182,23 @@ def reproduce(tracker: Tracker, logged: Logged, rtol: float | None = None, evalu
         tracker.log(run_id, metrics=metrics)
         if "seeds" in out:
             tracker.log_dict(run_id, out["seeds"], "seeds.json")
-        out["model_uri"] = log_model(tracker, run_id, final.result.W, final.result.b, final.arch, register)
+        out["model_uri"] = (log_model(tracker, run_id, final.result.W, final.result.b, final.arch, register)
+                            if log else None)
     except BaseException as e:  # log_model closes the run when it succeeds; otherwise close it here
         _end_quietly(tracker, run_id, "KILLED" if isinstance(e, KeyboardInterrupt) else "FAILED")
         raise
     return out
+
+
+class _NoLog:
+    """A tracker that writes nothing, for a reproduction on a read-only store (run id None)."""
+    def start_run(self, *args, **kwargs):
+        return None
+
+    def log(self, *args, **kwargs):
+        pass
+
+    log_arrays = log_dict = end = log
 
 
 def _end_quietly(tracker: Tracker, run_id: str, status: str):

@@ -5,6 +5,7 @@ so a reproduction runs exactly what the original did.
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -72,6 +73,32 @@ def architecture(cfg: RunConfig, n_x: int, n_y: int = 1) -> nn.Architecture:
     m = cfg.model
     return nn.Architecture((n_x, *m.hidden_units, n_y), m.hidden_activation, m.output_activation,
                            m.relu_grad_at_zero)
+
+
+COST_BYTES = 8  # the cost curve keeps J (float64) at every iteration
+
+
+def check_fits(iterations: int, key: str):
+    """Refuse, before anything is allocated, a run whose cost curve alone would not fit in this
+    machine's memory: NumPy would otherwise fail deep in training with an allocation error. A
+    ConfigError names the key and the estimated size."""
+    from .config import ConfigError
+
+    need = int(iterations) * COST_BYTES
+    try:
+        have = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):  # not reported on this system: nothing to compare with
+        return
+    if need > have // 2:
+        raise ConfigError(f"{key} = {iterations}: its cost curve alone needs {_size(need)} ({COST_BYTES} bytes per "
+                          f"iteration), more than half of this machine's {_size(have)} of memory")
+
+
+def _size(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if n < 1024 or unit == "TiB":
+            return f"{n:.1f} {unit}"
+        n /= 1024
 
 
 def check_labels(cfg: RunConfig, dataset: Dataset):

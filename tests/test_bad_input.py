@@ -38,6 +38,18 @@ def files(tmp_path_factory):
             "validation_fraction = 0.2\n[space]\nlearning_rate = {{ low = 0.1, high = 1 }}\n"
     (d / "header.toml").write_text(space.format(folds=0, path="header.csv"))
     (d / "twofold.toml").write_text(space.format(folds=3, path="few.csv"))
+    (d / "garbage.npz").write_bytes(b"this is not a zip archive\n" * 20)
+    np.savez(d / "complex.npz", X=np.ones((6, 2)) * (1 + 2j), Y=np.array([0, 1] * 3))
+    (d / "dup.csv").write_text("a,b,a,label\n1,2,3,0\n4,5,6,1\n")
+    (d / "flat.csv").write_text("a,y\n" + "".join(f"{i},3.5\n" for i in range(12)))
+    (d / "oneclass.csv").write_text("a,label\n" + "".join(f"{i},{int(i == 9)}\n" for i in range(10)))
+    metric_space = "[study]\nname = 'x'\nmetric = '{metric}'\n[data]\nname = 'csv'\npath = '{path}'\n" \
+                   "validation_fraction = 0.25\n[model]\noutput_activation = '{out}'\n" \
+                   "[space]\nlearning_rate = {{ low = 0.1, high = 1 }}\n"
+    (d / "flat.toml").write_text(metric_space.format(metric="val_r2", path="flat.csv", out="linear"))
+    (d / "oneclass.toml").write_text(metric_space.format(metric="val_balanced_accuracy", path="oneclass.csv",
+                                                         out="sigmoid"))
+    (d / "exists.csv").write_text("keep me\n")
     return d, store
 
 
@@ -110,7 +122,8 @@ CASES = [  # (arguments, with {d} for the files folder, text the error must hold
     (["reproduce", "--run-id", "abc", "--tracking-uri", "file://{d}/mlruns"], "MLflow's file store is not supported"),
     (["search", "search_spaces/planar.toml", "--tracking-uri", "foo://bar"], "unsupported scheme 'foo'"),
     # an error MLflow raises itself is one line too
-    (["train", str(PLANAR), "--set", "train.iterations=5", "--experiment", ""], "MLflow: Invalid experiment name: ''"),
+    (["train", str(PLANAR), "--set", "train.iterations=5", "--experiment", ""],
+     "--experiment '': an MLflow experiment name cannot be empty"),  # refused before training now
     (["best", "--study", "nope"], "no study 'nope' in sqlite:///"),
     (["report", "--study", "keep", "--top", "-1"], "--top must be >= 1 (got -1)"),
     (["report", "--study", "keep", "--top", "0"], "--top must be >= 1 (got 0)"),
@@ -119,6 +132,24 @@ CASES = [  # (arguments, with {d} for the files folder, text the error must hold
     (["reproduce", "--study", "keep", "--register", ".."], "--register '..': a registered model name must not"),
     (["reproduce", "--study", "keep", "--rtol", "-1"], "--rtol must be a finite number >= 0 (got -1.0)"),
     (["reproduce", "--study", "keep", "--rtol", "nan"], "--rtol must be a finite number >= 0 (got nan)"),
+    # issue 9: files that are not what they claim, names and numbers out of bounds
+    (["train", str(PLANAR), "--set", "data.name='npz'", "--set", "data.path='{d}/garbage.npz'"],
+     "garbage.npz: not a valid .npz (a zip archive of .npy arrays"),
+    (["train", str(PLANAR), "--set", "data.name='npz'", "--set", "data.path='{d}/complex.npz'"],
+     "complex.npz: X and Y must hold real numbers (got complex128"),
+    (["train", str(PLANAR), "--set", "data.name='csv'", "--set", "data.path='{d}/dup.csv'"],
+     "dup.csv: column 'a' appears twice in the header"),
+    (["search", "{d}/flat.toml"], "flat.toml: study.metric = 'val_r2' cannot be computed on the hold-out of "),
+    (["search", "{d}/flat.toml"], "flat.csv: the validation targets are constant"),
+    (["search", "{d}/oneclass.toml"], "oneclass.toml: study.metric = 'val_balanced_accuracy' cannot be computed on "
+                                      "the hold-out of "),
+    (["search", "search_spaces/planar.toml", "--study", "planar "], "--study 'planar ': a study name must start"),
+    (["search", "search_spaces/planar.toml", "--trials", "1000001"], "--trials 1000001: at most 1000000 trials"),
+    (["search", "search_spaces/planar.toml", "--storage", "sqlite:///:memory:"],
+     "Optuna storage sqlite:///:memory: is in memory"),
+    (["train", str(PLANAR), "--set", "train.iterations=1000000000000"],
+     "train.iterations = 1000000000000: its cost curve alone needs 7.3 TiB"),
+    (["report", "--study", "keep", "--csv", "{d}/exists.csv"], "--csv {d}/exists.csv: the file exists; pass --force"),
 ]
 
 

@@ -200,7 +200,7 @@ def test_ctrl_c_ends_the_trial_cleanly_and_closes_the_parent_run(tmp_path):
     client = MlflowClient(f"sqlite:///{store / 'mlflow.db'}")
     runs = client.search_runs([client.get_experiment_by_name("intr").experiment_id])
     assert runs and not [r for r in runs if r.info.status == "RUNNING"]
-    assert client.get_run(trial["mlflow_run_id"]).info.status == "KILLED"
+    assert client.get_run(trial["mlflow_run_id"]).info.status == "FAILED"  # FAIL in Optuna: one table
     parent = [r for r in runs if r.data.tags.get("dlcore.kind") == "search"]
     assert len(parent) == 1 and parent[0].info.status == "KILLED"
 

@@ -58,6 +58,7 @@ def load_csv(path: str, label_column: str | None = None):
     import pandas as pd
 
     file = Path(path).expanduser()
+    _check_header(file)
     try:
         df = pd.read_csv(file)
     except FileNotFoundError:
@@ -80,9 +81,37 @@ def load_csv(path: str, label_column: str | None = None):
     return np.ascontiguousarray(X), Y
 
 
+def _check_header(file: Path):
+    """Refuse a header naming a column twice: pandas would rename the second one ("a.1") silently."""
+    import csv
+
+    try:
+        with open(file, newline="", encoding="utf-8") as f:
+            header = next(csv.reader(f), [])
+    except (FileNotFoundError, IsADirectoryError, UnicodeDecodeError, csv.Error):
+        return  # pandas reads it and says what is wrong
+    seen = set()
+    for name in (h.strip() for h in header):
+        if name in seen:
+            raise DataError(f"{file}: column {name!r} appears twice in the header")
+        seen.add(name)
+
+
+ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")  # an .npz is a zip archive of .npy files (or an empty one)
+
+
 def load_npz(path: str):
     """An .npz holding ``X`` (m, n_x) (one example per row) and ``Y`` (m,) or (m, 1); no pickles."""
     file = Path(path).expanduser()
+    try:
+        with open(file, "rb") as f:
+            magic = f.read(4)
+    except FileNotFoundError:
+        raise DataError(f"{file}: no such file") from None
+    except OSError as e:
+        raise DataError(f"{file}: cannot read it ({e.strerror or e})") from None
+    if magic not in ZIP_MAGIC:  # np.load would try it as a pickle and blame "pickled data"
+        raise DataError(f"{file}: not a valid .npz (a zip archive of .npy arrays, as numpy.savez writes)")
     try:
         with np.load(file, allow_pickle=False) as z:
             missing = [k for k in ("X", "Y") if k not in z.files]
@@ -94,9 +123,12 @@ def load_npz(path: str):
     except (OSError, ValueError) as e:
         if isinstance(e, DataError):
             raise
-        raise DataError(f"{file}: not a readable .npz without pickles ({e})") from None
+        if "allow_pickle" in str(e):
+            raise DataError(f"{file}: holds pickled (object) data, which dlcore never loads") from None
+        raise DataError(f"{file}: not a valid .npz ({str(e).splitlines()[0] if str(e) else type(e).__name__})") from None
     if x.ndim != 2 or y.size != x.shape[0]:
         raise DataError(f"{file}: expected X (m, n_x) and Y (m,); got {x.shape} and {y.shape}")
-    if not (np.issubdtype(x.dtype, np.number) and np.issubdtype(y.dtype, np.number)):
-        raise DataError(f"{file}: X and Y must be numeric (got {x.dtype} and {y.dtype})")
+    real = [np.issubdtype(a.dtype, np.number) and not np.issubdtype(a.dtype, np.complexfloating) for a in (x, y)]
+    if not all(real):
+        raise DataError(f"{file}: X and Y must hold real numbers (got {x.dtype} and {y.dtype})")
     return np.ascontiguousarray(x.T, dtype=np.float64), y.reshape(1, -1).astype(np.float64)

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import optuna
 
-from .. import nn
-from ..config import RunConfig
-from ..runner import check_labels, folds_for, load_dataset, make_split, train_run
+from .. import interrupt, nn
+from ..config import ConfigError, RunConfig
+from ..runner import check_fits, check_labels, folds_for, load_dataset, make_split, train_run
 from .space import Range, SearchSpace
 
 
@@ -32,6 +32,19 @@ def metric_of(metric: str, AL, Y, cost: float) -> float:
         Y_hat = (AL > 0.5).astype(np.int64)
         return nn.accuracy(Y_hat, Y) if metric == "val_accuracy" else nn.balanced_accuracy(Y_hat, Y)
     return nn.mean_squared_error(AL, Y) if metric == "val_mse" else nn.r2_score(AL, Y)
+
+
+def metric_problem(metric: str, Y_val) -> str | None:
+    """Why ``metric`` cannot be computed on these validation targets (None when it can): R^2 divides by
+    the targets' variance, and a balanced accuracy over one class measures nothing."""
+    y = np.asarray(Y_val).ravel()
+    if y.size == 0:
+        return None
+    if metric == "val_r2" and np.all(y == y[0]):
+        return "the validation targets are constant"
+    if metric == "val_balanced_accuracy" and np.unique(y).size < 2:
+        return f"the validation targets hold one class only ({y[0]:g})"
+    return None
 
 
 @dataclass
@@ -59,9 +72,25 @@ class Objective:
     def __init__(self, space: SearchSpace, tracker=None, dataset=None):
         self.space, self.tracker = space, tracker
         self.worker = None  # "host:pid" of the process running the trials, stored on each trial
+        it = space.space.iterations
+        check_fits(int(it.high) if isinstance(it, Range) else (it or space.base.train.iterations),
+                   "space.iterations.high" if isinstance(it, Range) else
+                   ("space.iterations" if it else "train.iterations"))
         self.dataset = dataset if dataset is not None else load_dataset(space.base)
         check_labels(space.base, self.dataset)
         self.folds = folds_for(space.base, self.dataset, space.study.folds)
+        self._check_metric()
+
+    def _check_metric(self):
+        """Refuse, before any trial, a space whose metric cannot be computed on its folds or hold-out:
+        every trial would end with a NaN objective."""
+        metric, k = self.space.study.metric, len(self.folds)
+        for f, (_, va) in enumerate(self.folds):
+            why = None if va is None else metric_problem(metric, self.dataset.Y[:, va])
+            if why:
+                where = f"fold {f} of {k}" if k > 1 else "the hold-out"
+                raise ConfigError(f"{self.space.source}: study.metric = {metric!r} cannot be computed on {where} "
+                                  f"of {self.dataset.source}: {why}")
 
     def suggest(self, trial) -> dict:
         """The trial's parameters, named as Optuna stores them."""
@@ -119,6 +148,11 @@ class Objective:
             record.config = cfg = self.config_for(record.params, seed)
             record.layer_dims = self._layer_dims(cfg)
             record.value = self._train(trial, cfg, record)
+            if not np.isfinite(record.value):  # Optuna fails a NaN but keeps an infinity: both FAIL here
+                record.state, record.reason = "FAIL", self._nonfinite_reason(record.value)
+                trial.set_user_attr("state_reason", record.reason)
+                print(f"dlcore: warning: trial {trial.number} failed: {record.reason}", file=sys.stderr)
+                return float("nan")
             record.state = "COMPLETE"
             return record.value
         except optuna.TrialPruned as e:
@@ -128,12 +162,23 @@ class Objective:
         except BaseException as e:  # noqa: BLE001 -- recorded, then re-raised for Optuna to mark FAIL
             record.state, record.reason = "FAIL", f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
             trial.set_user_attr("state_reason", record.reason)
-            if not isinstance(e, KeyboardInterrupt):
+            if isinstance(e, KeyboardInterrupt):
+                interrupt.hold()  # a second Ctrl-C must not leave this trial or its run RUNNING
+            else:
                 print(f"dlcore: warning: trial {trial.number} failed: {record.reason}", file=sys.stderr)
             raise
         finally:
             if self.tracker is not None:
                 self.tracker.finish(record)
+
+    def _nonfinite_reason(self, value: float) -> str:
+        metric = self.space.study.metric
+        reason = f"objective {metric} is {'NaN' if np.isnan(value) else value}"
+        for f, (_, va) in enumerate(self.folds):
+            why = None if va is None else metric_problem(metric, self.dataset.Y[:, va])
+            if why:
+                return f"{reason}: {why}" + (f" (fold {f})" if len(self.folds) > 1 else "")
+        return f"{reason}: the net's validation outputs are not finite"
 
     def _layer_dims(self, cfg: RunConfig) -> tuple:
         return (self.dataset.X.shape[0], *cfg.model.hidden_units, self.dataset.Y.shape[0])

@@ -29,16 +29,18 @@ METRICS = {  # metric -> its natural direction
 }
 SAMPLERS = ("tpe", "random", "qmc", "cmaes")
 PRUNERS = ("median", "hyperband", "none")
-NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\- ]{0,99}$")
+NAME_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9_.\- ]{0,98}[A-Za-z0-9_.\-])?$")  # no space at either end
+MAX_TRIALS = 10**6  # a budget beyond this is a typo, not a search (a study of 10^6 trials is already huge)
 
 
 @dataclass(frozen=True)
 class StudySettings:
     name: str = spec(kind=str, check=NAME_RE.match,
-                     rule="must start with a letter or digit and hold only letters, digits, '_', '-', '.' and spaces (100 at most)")
+                     rule="must start with a letter or digit, not end with a space, and hold only letters, digits, "
+                          "'_', '-', '.' and spaces (100 at most)")
     metric: str = spec("val_cost", kind=str, choices=tuple(METRICS))
     direction: str | None = spec(None, kind=str, choices=("minimize", "maximize"), doc="default: the metric's")
-    trials: int = spec(20, kind=int, check=positive, rule="must be >= 1")
+    trials: int = spec(20, kind=int, check=lambda v: 1 <= v <= MAX_TRIALS, rule=f"must be in 1..{MAX_TRIALS}")
     seed: int = spec(0, kind=int, check=lambda v: 0 <= v < 2**32, rule="must be in [0, 2**32)")
     sampler: str = spec("tpe", kind=str, choices=SAMPLERS)
     pruner: str = spec("median", kind=str, choices=PRUNERS)

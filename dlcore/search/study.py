@@ -56,6 +56,9 @@ def check_storage_url(url: str) -> None:
     dialect = url.split("://", 1)[0].split("+", 1)[0] if "://" in url else ""
     if not (url.startswith("sqlite:///") or dialect == "postgresql"):
         raise ConfigError(f"unsupported Optuna storage {redact(url)}: use {SUPPORTED_STORAGES}")
+    if dialect == "sqlite" and in_memory_sqlite(url):
+        raise ConfigError(f"Optuna storage {url} is in memory, which lives and dies with one process: workers "
+                          "and later commands could never see its trials; use sqlite:///PATH")
     try:
         make_url(url).get_dialect().import_dbapi()
     except (ArgumentError, ValueError) as e:
@@ -84,17 +87,32 @@ def stale_trial_ids(study) -> list:
     return storage.stale_trial_ids(study._study_id) if isinstance(storage, HeartbeatStorage) else []
 
 
-def make_storage(url):
+def in_memory_sqlite(url: str) -> bool:
+    """Whether a sqlite URL names no file: sqlite://, sqlite:///:memory:, or a URI with mode=memory."""
+    path = url.split("://", 1)[1][1:] if "://" in url else ""
+    name, _, query = path.partition("?")
+    return name in ("", ":memory:") or name.startswith("file::memory:") or "mode=memory" in query
+
+
+def make_storage(url, read_only: bool = False):
     """An RDB storage (SQLite or PostgreSQL) with Optuna's heartbeat: a trial whose worker stops
     beating for 3 intervals is failed by the next process that asks for a trial (``HeartbeatStorage``).
-    Other URLs are refused (``check_storage_url``); storage objects pass through."""
+    Other URLs are refused (``check_storage_url``); storage objects pass through. A new SQLite file
+    is built whole by one process (``build_once``); a half-built one is refused. ``read_only`` (the
+    commands that only read) opens a SQLite file read-only, without switching it to the write-ahead
+    log, so that a read-only store can be read."""
     if not isinstance(url, str):
         return url
     check_storage_url(url)
+    from ..preflight import check_database, read_only_url, sqlite_path
+
+    path = sqlite_path(url)
+    if read_only and path is not None:
+        check_database(path, "Optuna's storage", write=False)
+        return _read_only_storage(url, read_only_url(path))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         sqlite = url.startswith("sqlite:")
-        path = sqlite_path(url)
         try:
             if path is not None:
                 build_once(path, _build_optuna_db)  # a fresh file appears whole, built by one process
@@ -138,6 +156,15 @@ def check_optuna_db(path):
         what = f"no table {', '.join(missing)}" if missing else "no schema version"
         raise ConfigError(f"{path} is not a whole Optuna storage ({what}): it was left half-built or made by "
                           "another program; move it aside to start a new store")
+
+
+def _read_only_storage(url: str, ro_url: str):
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return optuna.storages.RDBStorage(ro_url, engine_kwargs={"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT}})
+    except Exception as e:  # noqa: BLE001 -- SQLAlchemy and driver errors vary; say which storage
+        raise ConfigError(f"cannot open Optuna storage {redact(url)} read-only: {str(e).splitlines()[0]}") from None
 
 
 def _share_sqlite_between_processes(engine):

@@ -26,12 +26,14 @@ from mlflow.exceptions import MlflowException  # noqa: E402
 from mlflow.tracking import MlflowClient  # noqa: E402
 
 from .store import prepare_tracking_db  # noqa: E402
+from ..states import STATUS_OF_TRIAL  # noqa: E402 -- re-exported: the one table
 
 for _name in ("mlflow", "alembic"):
     logging.getLogger(_name).setLevel(logging.WARNING)
+# It logs every database error with its traceback before raising it; dlcore reports the error in one line.
+logging.getLogger("mlflow.store.db.utils").setLevel(logging.CRITICAL)
 
 PARENT_TAG = "mlflow.parentRunId"
-STATUS_OF_TRIAL = {"COMPLETE": "FINISHED", "PRUNED": "KILLED", "FAIL": "FAILED"}
 
 
 class Tracker:

@@ -112,7 +112,6 @@ def log_run(tracker: Tracker, run_id: str, record, params: dict, trial: bool = F
     curves = {"cost": (record.steps, record.cost)}
     if any(v is not None for v in record.val_cost):
         curves["val_cost"] = (record.steps, record.val_cost)
-    interrupted = record.reason.startswith("KeyboardInterrupt")
     tags = {"dlcore.state_reason": record.reason, "dlcore.run_config": record.config.to_dict()}
     if trial:
         tags["optuna.trial_state"] = record.state
@@ -121,4 +120,5 @@ def log_run(tracker: Tracker, run_id: str, record, params: dict, trial: bool = F
         arrays = ({"cost": record.full_costs[0]} if len(record.full_costs) == 1 else
                   {f"cost_fold{f}": c for f, c in enumerate(record.full_costs)})
         tracker.log_arrays(run_id, "curves.npz", **{k: np.asarray(v, dtype=np.float64) for k, v in arrays.items()})
-    tracker.end(run_id, "KILLED" if interrupted else STATUS_OF_TRIAL.get(record.state, "FAILED"))
+    # An interrupted trial is FAIL in Optuna, so its run is FAILED: one table, whatever ended the trial.
+    tracker.end(run_id, STATUS_OF_TRIAL.get(record.state, "FAILED"))
