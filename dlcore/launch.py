@@ -8,7 +8,6 @@ RUNNING is closed by ``reaper.py``.
 """
 from __future__ import annotations
 
-import json
 import sys
 from dataclasses import dataclass, replace
 
@@ -16,7 +15,6 @@ import numpy as np
 
 from . import interrupt
 from .config import ConfigError
-from .search import report
 from .reaper import close_run, close_stale_runs, reap, study_lock
 from .search.budget import (BudgetExhausted, close_dead_trials, enforce_budget, leave, raise_budget, started_trials,
                             this_process)
@@ -24,12 +22,13 @@ from .search.objective import Objective, TrialRecord
 from .search.space import NAME_RE, SearchSpace, space_to_doc
 from .preflight import check_backends
 from .states import STATE_OF_TRAINING
-from .search.study import (best_trial, check_optuna_db, check_study, counts_by_state, load_study, make_pruner,
-                           make_sampler, make_storage, open_study, redact, space_of, warmup_steps)
+from .search.study import (check_optuna_db, check_study, load_study, make_pruner, make_sampler, make_storage,
+                           open_study, redact, space_of, warmup_steps)
 from .sqlite_files import sqlite_path
 from .tracking.mlflow_runs import Tracker
 from .tracking.provenance import provenance_tags
 from .tracking.store import Store, check_mlflow_db
+from .summary import study_summary, summarize
 from .tracking.trials import SearchTracker, log_run, run_params
 from .workers import STORAGE_ENV, parent_gone, run_workers  # noqa: F401 -- STORAGE_ENV: cmd_worker reads it here
 
@@ -249,45 +248,6 @@ def _experiment(tracker: Tracker, name: str) -> str:
 
 def _open_tracker(backends: Backends) -> Tracker:
     return Tracker(backends.tracking_uri, backends.artifact_root)
-
-
-def study_summary(study) -> dict:
-    best = best_trial(study)
-    out = {"study": study.study_name, "direction": study.direction.name.lower(), "counts": counts_by_state(study),
-           "best_value": None, "best_params": None, "best_trial": None, "best_run_id": None}
-    if best is not None:
-        out.update(best_value=best.value, best_params=best.params, best_trial=best.number,
-                   best_run_id=best.user_attrs.get("mlflow_run_id"))
-    return out
-
-
-def summarize(study, tracker: Tracker, parent: str, top_k: int = 5) -> dict:
-    """Best trial, the trials table as CSV and the plots, logged to the parent run."""
-    out = study_summary(study)
-    best = best_trial(study)
-    try:
-        table = report.trials_table(study)
-        tags = {f"dlcore.trials_{k.lower()}": v for k, v in out["counts"].items()}
-        if best is not None:
-            tags.update({"dlcore.best_trial": best.number, "dlcore.best_run_id": out["best_run_id"],
-                         "dlcore.best_params": json.dumps(best.params)})
-        tracker.log(parent, metrics={"best_value": out["best_value"]} if best else None, tags=tags)
-        tracker.log_text(parent, table.to_csv(index=False), "trials.csv")
-        figures = report.study_figures(study)
-        curves = {}
-        for t in report.top_trials(study, top_k):
-            rid = t.user_attrs.get("mlflow_run_id")
-            if rid:
-                arrays = tracker.load_arrays(rid, "curves.npz")
-                curves[f"trial {t.number}: {t.value:.4g}"] = arrays.get("cost", next(iter(arrays.values())))
-        if curves:
-            figures["top_cost_curves"] = report.curves_figure(curves, study.user_attrs.get("metric", "value"))
-        for name, fig in figures.items():
-            tracker.log_figure(parent, fig, f"plots/{name}.png")
-        report.close(figures.values())
-    except Exception as e:  # noqa: BLE001 -- the trials are safe in Optuna; say what the summary lacks
-        print(f"dlcore: warning: study summary incomplete: {e}", file=sys.stderr)
-    return out
 
 
 def join_study(name: str, backends: Backends, parent: str | None = None, blas_threads: int | None = None,

@@ -188,3 +188,17 @@ def test_workers_of_a_sigkilled_search_stop_after_their_trial(tmp_path):
     c = check_store(store, "orphans")
     assert (c["trials"], c["runs"], c["parents"]) == (before + 1, before + 1, 2)
     assert "FAIL" not in c["counts"]  # the workers ended their trials, none was left to be failed
+
+
+def test_a_corrupt_mlflow_db_leaves_the_study_as_it_was(tmp_path):
+    """The MLflow store is opened before the budget is raised: failing there writes nothing to optuna.db."""
+    store, space = tmp_path / "store", space_file(tmp_path, "corrupt", 200)
+    p = run_dlcore("search", space, "--store", store, "--trials", 1)
+    assert p.returncode == 0, p.stderr
+    before = open_study(store, "corrupt")
+    attrs, trials = before.user_attrs, len(before.trials)
+    (store / "mlflow.db").write_bytes(b"this is not a database" * 100)
+    p = run_dlcore("search", space, "--store", store, "--trials", 3)
+    assert p.returncode != 0, p.stderr  # its one-line message is another change's (issue 9 item 6)
+    after = open_study(store, "corrupt")
+    assert after.user_attrs == attrs and len(after.trials) == trials == 1
