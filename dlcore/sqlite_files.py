@@ -129,9 +129,10 @@ def sqlite_path(url: str) -> Path | None:
 
 
 def read_rows(path: Path, sql: str) -> list | None:
-    """Rows of a query on an existing SQLite file, None when the table is missing. Reads only: never
-    creates the file (the caller checked it exists)."""
-    con = sqlite3.connect(f"file:{quote(str(path))}?mode=ro", uri=True, timeout=60)
+    """Rows of a query on an existing SQLite file, None when the table is missing. Never creates the
+    file (``mode=rw`` opens an existing one only, read-only if the system says so); opened read-write
+    when it can be, so that closing it removes the -wal and -shm a reader of a WAL database makes."""
+    con = sqlite3.connect(f"file:{quote(str(path))}?mode=rw", uri=True, timeout=60)
     try:
         return con.execute(sql).fetchall()
     except sqlite3.OperationalError as e:
