@@ -20,6 +20,7 @@ import numpy as np
 
 from . import interrupt
 from .config import ConfigError
+from .quiet import quiet
 from .search import report
 from .search.budget import BudgetExhausted, enforce_budget, lock_for, started_trials
 from .search.objective import Objective, TrialRecord
@@ -85,6 +86,7 @@ def with_overrides(space: SearchSpace, study: str | None = None, seed: int | Non
     return replace(space, study=st)
 
 
+@quiet()  # Optuna's and MLflow's logging as the caller had it once this returns
 def run_search(space: SearchSpace, backends: Backends, n_trials: int | None = None, on_trial=None,
                top_k: int = 5, track: bool = True, workers: int = 1) -> dict:
     """Run ``n_trials`` more trials (default: the space's) and return the summary as a dict.
@@ -93,7 +95,6 @@ def run_search(space: SearchSpace, backends: Backends, n_trials: int | None = No
     with cores // workers BLAS threads. ``track=False`` logs nothing to MLflow (the overhead benchmark)."""
     if workers < 1:
         raise ConfigError(f"--workers must be >= 1 (got {workers})")
-    _quiet_optuna()
     objective = Objective(space)                         # loads and checks the data before anything is created
     backends.prepare()
     # Everything is imported in this thread: importing MLflow or the plotting stack in a background
@@ -146,10 +147,10 @@ def run_search(space: SearchSpace, backends: Backends, n_trials: int | None = No
     return summary
 
 
+@quiet()
 def work(space: SearchSpace, backends: Backends, parent: str | None, budget: int, objective=None,
          on_trial=None, track: bool = True, worker_index: int = 0, tracker: Tracker | None = None) -> int:
     """Run trials of the study until it holds ``budget`` trials; returns how many this process ran."""
-    _quiet_optuna()
     objective = objective or Objective(space)
     if track and tracker is None:
         tracker = _open_tracker(backends)
@@ -309,14 +310,6 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _quiet_optuna():
-    """A search reports through dlcore (progress bar, one-line warnings per failed trial); Optuna's own
-    line per trial would drown it. Set when a search runs, not on import."""
-    import optuna
-
-    optuna.logging.set_verbosity(optuna.logging.ERROR)
-
-
 def _open_tracker(backends: Backends) -> Tracker:
     return Tracker(backends.tracking_uri, backends.artifact_root)
 
@@ -379,6 +372,7 @@ def summarize(study, tracker: Tracker, parent: str, top_k: int = 5) -> dict:
     return out
 
 
+@quiet()
 def join_study(name: str, backends: Backends, parent: str | None = None, blas_threads: int | None = None,
                worker_index: int = 0, track: bool = True) -> int:
     """``dlcore worker``: join a running study from any machine, until its budget is spent."""
@@ -392,6 +386,7 @@ def join_study(name: str, backends: Backends, parent: str | None = None, blas_th
                 worker_index=worker_index)
 
 
+@quiet()
 def track_train(outcome, steps, val_costs, backends: Backends, experiment: str) -> str:
     """Log one ``dlcore train`` run the way a trial is logged; returns its run id."""
     r = outcome.result

@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from .config import RunConfig
+from .quiet import quiet
 from .runner import check_labels, folds_for, load_dataset, make_split, train_run
 from .search.objective import derive_seed
 from .tracking.mlflow_runs import Tracker
@@ -36,6 +37,7 @@ class Logged:
     state: str
 
 
+@quiet()
 def read_run(tracker: Tracker, run_id: str, allow_incomplete: bool = False) -> Logged:
     from mlflow.exceptions import MlflowException
 
@@ -96,6 +98,7 @@ def compare(new: list, old: list, rtol: float | None = None) -> dict:
             "first_diff": None if first is None else {"fold": first[0], "iteration": first[1]}}
 
 
+@quiet()
 def reproduce(tracker: Tracker, logged: Logged, rtol: float | None = None, evaluate_test: bool = False,
               seeds: int = 0, register: str | None = None) -> dict:
     """Train the logged run again and compare; then log a reproduction run (refit model, seeds) that

@@ -7,9 +7,7 @@ depends on MLflow's per-thread active run.
 from __future__ import annotations
 
 import json
-import logging
 import math
-import os
 import re
 import tempfile
 import time
@@ -17,15 +15,11 @@ from pathlib import Path
 
 import numpy as np
 
-os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
-os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")  # stdout is for --json
+from ..quiet import mlflow_env
 
-from mlflow.entities import Metric, Param, RunTag  # noqa: E402
-from mlflow.tracking import MlflowClient  # noqa: E402
-
-for _name in ("mlflow", "alembic"):
-    logging.getLogger(_name).setLevel(logging.WARNING)
+with mlflow_env():  # importing mlflow starts its telemetry client unless this says no (and leaves no variable)
+    from mlflow.entities import Metric, Param, RunTag
+    from mlflow.tracking import MlflowClient
 
 PARENT_TAG = "mlflow.parentRunId"
 STATUS_OF_TRIAL = {"COMPLETE": "FINISHED", "PRUNED": "KILLED", "FAIL": "FAILED"}
