@@ -9,11 +9,11 @@ import sys
 
 
 def in_notebook() -> bool:
-    """Whether ``tqdm.auto`` chose its notebook bar (an IPython kernel with ipywidgets)."""
-    from tqdm.autonotebook import tqdm as auto_tqdm
-    from tqdm.std import tqdm as std_tqdm
+    """Whether ``tqdm.auto`` chose its notebook bar (an IPython kernel with ipywidgets): it imports
+    ``tqdm.autonotebook`` with its notebook-mode warning silenced and keeps what it found."""
+    from tqdm import auto
 
-    return auto_tqdm is not std_tqdm
+    return auto.notebook_tqdm is not auto.std_tqdm
 
 
 class Progress:
