@@ -194,7 +194,7 @@ def cmd_search(args) -> int:
         from .search.study import best_trial
 
         best = best_trial(study)
-        bar.update(done[0], f"| best {best.value:.4g} (trial {best.number})" if best else "| no complete trial yet",
+        bar.update(done[0], f"best {best.value:.4g} (trial {best.number})" if best else "no complete trial yet",
                    force=True)
 
     summary = run_search(space, _backends(args), n, on_trial=on_trial, track=not args.no_track, workers=args.workers)

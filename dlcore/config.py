@@ -125,7 +125,12 @@ SECTIONS = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig}
 
 
 def load_run_config(path, overrides=()) -> RunConfig:
-    """A run config file, with ``--set`` overrides; a relative data.path is taken from the file's folder."""
+    """A run config file, with ``--set`` overrides; a relative data.path is taken from the file's folder.
+    A path that does not exist may name a shipped config: ``planar``, ``course/deep``,
+    ``experiments/course/deep.toml`` (see ``dlcore.shipped``)."""
+    from .shipped import resolve  # here: dlcore.shipped imports ConfigError from this module
+
+    path = resolve(path, "config")
     doc = read_toml(path)
     data = doc.get("data")
     if isinstance(data, dict) and isinstance(data.get("path"), str):

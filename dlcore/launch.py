@@ -18,6 +18,7 @@ from .config import ConfigError
 from .reaper import close_run, close_stale_runs, reap, study_lock
 from .search.budget import (BudgetExhausted, close_dead_trials, enforce_budget, leave, raise_budget, started_trials,
                             this_process)
+from .quiet import quiet
 from .search.objective import Objective, TrialRecord
 from .search.space import NAME_RE, SearchSpace, space_to_doc
 from .preflight import check_backends
@@ -99,6 +100,7 @@ def with_overrides(space: SearchSpace, study: str | None = None, seed: int | Non
     return replace(space, study=st)
 
 
+@quiet()  # Optuna's and MLflow's logging as the caller had it once this returns
 def run_search(space: SearchSpace, backends: Backends, n_trials: int | None = None, on_trial=None,
                top_k: int = 5, track: bool = True, workers: int = 1) -> dict:
     """Run ``n_trials`` more trials (default: the space's) and return the summary as a dict.
@@ -110,7 +112,6 @@ def run_search(space: SearchSpace, backends: Backends, n_trials: int | None = No
     BLAS threads. ``track=False`` logs nothing to MLflow (the overhead benchmark)."""
     if workers < 1:
         raise ConfigError(f"--workers must be >= 1 (got {workers})")
-    _quiet_optuna()
     objective = Objective(space)                         # loads and checks the data before anything is created
     backends.prepare()
     # Everything is imported in this thread: importing MLflow or the plotting stack in a background
@@ -161,6 +162,7 @@ def run_search(space: SearchSpace, backends: Backends, n_trials: int | None = No
     return summary
 
 
+@quiet()
 def _start_parent(space, backends, tracker, exp_id, study, objective, n, workers) -> str:
     """The search's parent run, with the whole space as an artifact."""
     parent = tracker.start_run(exp_id, f"search-{len(study.trials)}+{n}", {
@@ -182,7 +184,6 @@ def work(space: SearchSpace, backends: Backends, parent: str | None, objective=N
          stop=None) -> int:
     """Run trials of the study until it holds its budget (re-read before every trial), or ``stop()``;
     returns how many this process ran. ``history``: the trials the sampler's seed counts as before."""
-    _quiet_optuna()
     objective = objective or Objective(space)
     if track and tracker is None:
         tracker = _open_tracker(backends)
@@ -227,14 +228,6 @@ def sampler_seed(st, worker_index: int, n_trials: int) -> int:
     return int(np.random.SeedSequence([st.seed, worker_index, n_trials]).generate_state(1)[0])
 
 
-def _quiet_optuna():
-    """A search reports through dlcore (progress bar, one-line warnings per failed trial); Optuna's own
-    line per trial would drown it. Set when a search runs, not on import."""
-    import optuna
-
-    optuna.logging.set_verbosity(optuna.logging.ERROR)
-
-
 def _experiment(tracker: Tracker, name: str) -> str:
     """The study's experiment, created if missing; a search creating it at the same moment wins."""
     try:
@@ -250,6 +243,7 @@ def _open_tracker(backends: Backends) -> Tracker:
     return Tracker(backends.tracking_uri, backends.artifact_root)
 
 
+@quiet()
 def join_study(name: str, backends: Backends, parent: str | None = None, blas_threads: int | None = None,
                worker_index: int = 0, track: bool = True, parent_pid: int | None = None) -> int:
     """``dlcore worker``: join a running study from any machine, until its budget is spent (a worker
@@ -268,6 +262,7 @@ def join_study(name: str, backends: Backends, parent: str | None = None, blas_th
     return ran
 
 
+@quiet()
 def track_train(outcome, steps, val_costs, backends: Backends, experiment: str) -> str:
     """Log one ``dlcore train`` run the way a trial is logged; returns its run id."""
     r = outcome.result

@@ -1,33 +1,43 @@
-"""A one-line progress bar on stderr, drawn only when stderr is a terminal (or when forced)."""
+"""Progress bars through ``tqdm.auto``: a line on stderr in a terminal, a widget in Jupyter.
+
+By default a bar is drawn only where someone watches it: stderr is a terminal, or the code runs in a
+notebook kernel (whose stderr is no terminal, yet shows the widget). Pipes, logs and ``--json`` get none.
+"""
 from __future__ import annotations
 
 import sys
-import time
+
+
+def in_notebook() -> bool:
+    """Whether ``tqdm.auto`` chose its notebook bar (an IPython kernel with ipywidgets): it imports
+    ``tqdm.autonotebook`` with its notebook-mode warning silenced and keeps what it found."""
+    from tqdm import auto
+
+    return auto.notebook_tqdm is not auto.std_tqdm
 
 
 class Progress:
-    def __init__(self, total: int, label: str = "", stream=None, enabled: bool | None = None, width: int = 28):
-        self.total, self.label, self.width = max(int(total), 1), label, width
-        self.stream = stream or sys.stderr
-        self.enabled = self.stream.isatty() if enabled is None else enabled
-        self.start = time.perf_counter()
-        self._last = 0.0
+    """``update(done, note)`` moves the bar to ``done`` of ``total`` with ``note`` after it; ``enabled``
+    None means: only in a terminal or a notebook (see above); True or False force it."""
+
+    def __init__(self, total: int, label: str = "", stream=None, enabled: bool | None = None):
+        from tqdm.auto import tqdm  # here: `dlcore --help` and the other commands never import it
+
+        stream = stream or sys.stderr
+        if enabled is None:
+            enabled = in_notebook() or (hasattr(stream, "isatty") and stream.isatty())
+        self.bar = tqdm(total=max(int(total), 1), desc=label, file=stream, disable=not enabled,
+                        dynamic_ncols=True, leave=True)
 
     def update(self, done: int, note: str = "", force: bool = False):
-        if not self.enabled:
+        """tqdm redraws at most every 0.1 s; ``force`` redraws now (a search's trials are worth each line)."""
+        if self.bar.disable:
             return
-        now = time.perf_counter()
-        if not force and now - self._last < 0.1 and done < self.total:
-            return
-        self._last = now
-        frac = min(done / self.total, 1.0)
-        bar = "#" * int(frac * self.width) + "-" * (self.width - int(frac * self.width))
-        elapsed = now - self.start
-        eta = f" eta {elapsed / frac - elapsed:4.0f}s" if 0 < frac < 1 else ""
-        self.stream.write(f"\r{self.label} [{bar}] {done}/{self.total} {note}{eta} ({elapsed:.1f}s)\x1b[K")
-        self.stream.flush()
+        if note:
+            self.bar.set_postfix_str(note, refresh=False)
+        self.bar.update(done - self.bar.n)
+        if force:
+            self.bar.refresh()
 
     def close(self):
-        if self.enabled:
-            self.stream.write("\n")
-            self.stream.flush()
+        self.bar.close()

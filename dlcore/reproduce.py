@@ -15,6 +15,7 @@ import numpy as np
 
 from .config import RunConfig
 from .errors import ReproduceError
+from .quiet import quiet
 from .runner import check_labels, folds_for, load_dataset, make_split, train_run
 from .search.objective import derive_seed
 from .states import TRIAL_OF_STATUS
@@ -35,6 +36,7 @@ class Logged:
     tags: dict = None          # the run's tags: its provenance (library versions, BLAS kernel)
 
 
+@quiet()
 def read_run(tracker: Tracker, run_id: str, allow_incomplete: bool = False) -> Logged:
     from mlflow.exceptions import MlflowException
 
@@ -125,6 +127,7 @@ def verdict_line(out: dict) -> str:
     return "; ".join([line, *env])
 
 
+@quiet()
 def reproduce(tracker: Tracker, logged: Logged, rtol: float | None = None, evaluate_test: bool = False,
               seeds: int = 0, register: str | None = None, log: bool = True) -> dict:
     """Train the logged run again and compare; then log a reproduction run (refit model, seeds) that

@@ -1,14 +1,17 @@
-"""A study read back: the trials table and the summary plots (matplotlib figures, no I/O here)."""
+"""A study read back: the trials table and the summary plots (matplotlib figures, no I/O here).
+
+The caller's matplotlib is left as it was: no backend is chosen here, dlcore's own figures are
+``matplotlib.figure.Figure`` objects (no pyplot), and Optuna's plots, which go through pyplot and set
+the ggplot style globally, are drawn inside ``rc_context`` and taken off pyplot's list of figures.
+"""
 from __future__ import annotations
 
 import warnings
 
 import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import optuna  # noqa: E402
-import pandas as pd  # noqa: E402
+import optuna
+import pandas as pd
+from matplotlib.figure import Figure
 
 
 def trials_table(study) -> pd.DataFrame:
@@ -56,20 +59,32 @@ def study_figures(study) -> dict:
         plots["parallel_coordinate"] = ovm.plot_parallel_coordinate
     figures = {}
     for name, plot in plots.items():
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            try:
-                ax = plot(study)
-            except (ValueError, RuntimeError, ZeroDivisionError) as e:  # too few distinct trials
-                optuna.logging.get_logger("dlcore").debug("skipped %s: %s", name, e)
-                continue
-        figures[name] = ax.figure
+        try:
+            figures[name] = _off_pyplot(plot, study)
+        except (ValueError, RuntimeError, ZeroDivisionError) as e:  # too few distinct trials
+            optuna.logging.get_logger("dlcore").debug("skipped %s: %s", name, e)
     return figures
+
+
+def _off_pyplot(plot, study) -> Figure:
+    """An Optuna plot's figure, with pyplot's figure list and the rcParams as they were before it."""
+    import matplotlib.pyplot as plt
+
+    before = set(plt.get_fignums())
+    try:
+        with warnings.catch_warnings(), matplotlib.rc_context():
+            warnings.simplefilter("ignore")
+            fig = plot(study).figure
+    finally:
+        for n in set(plt.get_fignums()) - before:
+            plt.close(n)  # the Figure stays usable (savefig), pyplot no longer holds or shows it
+    return fig
 
 
 def curves_figure(curves: dict, metric: str):
     """The per-iteration cost curves of the top trials overlaid: {label: cost array}."""
-    fig, ax = plt.subplots(figsize=(7, 4.2))
+    fig = Figure(figsize=(7, 4.2))
+    ax = fig.subplots()
     for label, cost in curves.items():
         ax.plot(range(len(cost)), cost, label=label, linewidth=1.2)
     ax.set_xlabel("iteration")
@@ -82,5 +97,6 @@ def curves_figure(curves: dict, metric: str):
 
 
 def close(figures):
+    """Free the figures' artists (none of them is held by pyplot)."""
     for fig in figures:
-        plt.close(fig)
+        fig.clear()

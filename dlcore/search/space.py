@@ -102,20 +102,12 @@ RANGE_KINDS = {"learning_rate": float, "n_layers": int, "n_units": int, "init_sc
 CHOICES = {"init": tuple(INIT_SCHEMES), "hidden_activation": HIDDEN_ACTIVATIONS}
 
 
-SHIPPED = Path(__file__).resolve().parents[2] / "search_spaces"  # beside the package in a checkout
-
-
 def resolve_space_path(path) -> Path:
-    """``path`` if it exists; else the space shipped with dlcore that it names, relative to the checkout
-    (``search_spaces/planar.toml``) or by name (``planar``), so the shipped spaces work from any
-    directory; else ``path`` (and reading it says it is missing)."""
-    p = Path(path)
-    if p.exists() or p.is_absolute():
-        return p
-    candidates = [SHIPPED.parent / p]
-    if len(p.parts) == 1 and not p.suffix:
-        candidates.append(SHIPPED / f"{p}.toml")
-    return next((c for c in candidates if c.is_file()), p)
+    """``path`` if it exists; else the space shipped with dlcore that it names (``planar``, or
+    ``search_spaces/planar.toml`` as the checkout spells it), from any directory: see ``dlcore.shipped``."""
+    from ..shipped import resolve
+
+    return resolve(path, "space")
 
 
 def load_space(path) -> SearchSpace:

@@ -7,9 +7,7 @@ depends on MLflow's per-thread active run.
 from __future__ import annotations
 
 import json
-import logging
 import math
-import os
 import re
 import tempfile
 import time
@@ -17,21 +15,15 @@ from pathlib import Path
 
 import numpy as np
 
-os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
-os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")  # stdout is for --json
+from ..quiet import mlflow_env
 
-from mlflow.entities import Metric, Param, RunTag  # noqa: E402
-from mlflow.exceptions import MlflowException  # noqa: E402
-from mlflow.tracking import MlflowClient  # noqa: E402
+with mlflow_env():  # importing mlflow starts its telemetry client unless this says no (and leaves no variable)
+    from mlflow.entities import Metric, Param, RunTag
+    from mlflow.exceptions import MlflowException
+    from mlflow.tracking import MlflowClient
 
-from .store import prepare_tracking_db  # noqa: E402
 from ..states import STATUS_OF_TRIAL  # noqa: E402 -- re-exported: the one table
-
-for _name in ("mlflow", "alembic"):
-    logging.getLogger(_name).setLevel(logging.WARNING)
-# It logs every database error with its traceback before raising it; dlcore reports the error in one line.
-logging.getLogger("mlflow.store.db.utils").setLevel(logging.CRITICAL)
+from .store import prepare_tracking_db  # noqa: E402
 
 PARENT_TAG = "mlflow.parentRunId"
 

@@ -52,6 +52,7 @@ def log_model(tracker: Tracker, run_id: str, W, b, arch, register: str | None = 
     with tempfile.TemporaryDirectory() as d:
         params = Path(d) / "params.npz"
         save_params(params, W, b)
+        previous_uri = mlflow.tracking._tracking_service.utils._tracking_uri  # the caller's, set back below
         mlflow.set_tracking_uri(tracker.tracking_uri)
         config = {"layer_dims": list(arch.layer_dims), "hidden_activation": arch.hidden_activation,
                   "output_activation": arch.output_activation, "relu_grad_at_zero": arch.relu_grad_at_zero}
@@ -71,5 +72,8 @@ def log_model(tracker: Tracker, run_id: str, W, b, arch, register: str | None = 
             status = "KILLED"
             raise
         finally:
-            mlflow.end_run(status)  # closes the run: call last
+            try:
+                mlflow.end_run(status)  # closes the run: call last
+            finally:
+                mlflow.set_tracking_uri(previous_uri)  # (the variable it sets is restored by dlcore.quiet)
     return info.model_uri
