@@ -59,7 +59,7 @@ def read_run(tracker: Tracker, run_id: str, allow_incomplete: bool = False) -> L
         reason = tags.get("dlcore.state_reason") or status.lower()
         raise ReproduceError(f"run {run_id} did not complete ({state}, {reason}); pass --allow-incomplete "
                              "to reproduce its curve as far as it went")
-    cfg = RunConfig.from_dict(json.loads(tags["dlcore.run_config"]), f"run {run_id} tag dlcore.run_config")
+    cfg = RunConfig.from_logged(json.loads(tags["dlcore.run_config"]), f"run {run_id} tag dlcore.run_config")
     cfg = replace(cfg, train=replace(cfg.train, form=params["form"], blas_threads=int(params["blas_threads"])))
     try:
         arrays = tracker.load_arrays(run_id, "curves.npz")
@@ -146,7 +146,8 @@ def reproduce(tracker: Tracker, logged: Logged, rtol: float | None = None, evalu
         tracker.log(run_id, metrics=metrics)
         if "seeds" in out:
             tracker.log_dict(run_id, out["seeds"], "seeds.json")
-        out["model_uri"] = log_model(tracker, run_id, final.result.W, final.result.b, final.arch, register)
+        out["model_uri"] = log_model(tracker, run_id, final.result.W, final.result.b, final.arch, register,
+                                     scaler=final.split.scaler)
     except BaseException as e:  # log_model closes the run when it succeeds; otherwise close it here
         _end_quietly(tracker, run_id, "KILLED" if isinstance(e, KeyboardInterrupt) else "FAILED")
         raise

@@ -12,17 +12,24 @@ from threadpoolctl import threadpool_limits
 
 from . import interrupt, nn
 from .config import RunConfig
-from .data import Dataset, check_holdout, check_kfold, kfold_indices, load, split_indices
+from .data import (Dataset, apply_standardizer, check_holdout, check_kfold, fit_standardizer, kfold_indices, load,
+                   split_indices)
 
 
 @dataclass
 class Split:
-    """The arrays one run trains and validates on, cast to the run's dtype."""
+    """The arrays one run trains and validates on, cast to the run's dtype (and standardized, when the
+    config says so, by ``scaler``: the (mean, scale) fitted on this split's training examples)."""
     dataset: Dataset
     X: np.ndarray
     Y: np.ndarray
     X_val: np.ndarray | None = None
     Y_val: np.ndarray | None = None
+    scaler: tuple | None = None
+
+    def inputs(self, X_raw, dtype) -> np.ndarray:
+        """Raw examples (the test split, say) as this run sees them: scaled by its scaler, in ``dtype``."""
+        return _as(X_raw if self.scaler is None else apply_standardizer(X_raw, *self.scaler), dtype)
 
 
 @dataclass
@@ -56,16 +63,21 @@ def folds_for(cfg: RunConfig, dataset: Dataset, k: int = 1) -> list:
 
 
 def make_split(cfg: RunConfig, dataset: Dataset, train_idx=None, val_idx=None) -> Split:
-    """The run's arrays in its dtype: the given indices, else the config's hold-out (if any)."""
+    """The run's arrays in its dtype: the given indices, else the config's hold-out (if any). With
+    data.standardize the scaler is fitted on the training indices alone (a fold's, the hold-out's
+    training part, or the whole training split for a refit) and applied to the validation examples;
+    scaling is done in float64 on the raw data, then cast to the run's dtype."""
     if train_idx is None:
         train_idx, val_idx = folds_for(cfg, dataset)[0]
     dtype = np.dtype(cfg.train.dtype)
-    if val_idx is None and np.array_equal(train_idx, np.arange(dataset.Y.shape[1])):
-        return Split(dataset, _as(dataset.X, dtype), _as(dataset.Y, dtype))  # all of it: no copy of X
-    X, Y = _as(dataset.X[:, train_idx], dtype), _as(dataset.Y[:, train_idx], dtype)
-    if val_idx is None:
-        return Split(dataset, X, Y)
-    return Split(dataset, X, Y, _as(dataset.X[:, val_idx], dtype), _as(dataset.Y[:, val_idx], dtype))
+    everything = val_idx is None and np.array_equal(train_idx, np.arange(dataset.Y.shape[1]))
+    X_raw = dataset.X if everything else dataset.X[:, train_idx]   # all of it: no copy of X
+    Y = _as(dataset.Y if everything else dataset.Y[:, train_idx], dtype)
+    split = Split(dataset, X_raw, Y, scaler=fit_standardizer(X_raw) if cfg.data.standardized else None)
+    split.X = split.inputs(X_raw, dtype)
+    if val_idx is not None:
+        split.X_val, split.Y_val = split.inputs(dataset.X[:, val_idx], dtype), _as(dataset.Y[:, val_idx], dtype)
+    return split
 
 
 def architecture(cfg: RunConfig, n_x: int, n_y: int = 1) -> nn.Architecture:
@@ -110,7 +122,7 @@ def train_run(cfg: RunConfig, split: Split | None = None, on_step=None, every: i
         metrics |= evaluate(result.W, result.b, arch, split.X_val, split.Y_val, "val")
     if evaluate_test and split.dataset.has_test:
         ds = split.dataset
-        metrics |= evaluate(result.W, result.b, arch, _as(ds.X_test, dtype), _as(ds.Y_test, dtype), "test")
+        metrics |= evaluate(result.W, result.b, arch, split.inputs(ds.X_test, dtype), _as(ds.Y_test, dtype), "test")
     return RunOutcome(cfg, arch, result, metrics, split)
 
 

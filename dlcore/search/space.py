@@ -1,7 +1,7 @@
 """Search spaces: a TOML file (or Python code) turned into a validated, frozen ``SearchSpace``.
 
     [study]   name, metric, direction, trials, seed, sampler, pruner, report_every, folds
-    [data]    as in a run config (validation_fraction is the hold-out when folds < 2)
+    [data]    as in a run config (validation_fraction is the hold-out when folds < 2; standardize)
     [model]   fixed model settings, as in a run config
     [train]   fixed training settings, as in a run config
     [space]   learning_rate, n_layers, n_units, init_scale  ({ low, high, log } ranges),
@@ -153,7 +153,7 @@ def space_from_doc(doc: dict, where: str) -> SearchSpace:
         raise ConfigError(f"{where}: missing key study.name")
     study = parse_section(StudySettings, study_table, where, "study")
     base = RunConfig(**{s: parse_section(cls, doc.get(s, {}), where, s)
-                        for s, cls in (("data", DataConfig), ("model", ModelConfig), ("train", TrainConfig))})
+                        for s, cls in (("data", DataConfig), ("model", ModelConfig), ("train", TrainConfig))}).resolved()
     space = parse_space(doc.get("space", {}), where)
     enqueue = doc.get("enqueue", [])
     if not isinstance(enqueue, list) or not all(isinstance(e, dict) for e in enqueue):

@@ -150,7 +150,7 @@ def check_same_objective(study, space: SearchSpace):
     old = study.user_attrs.get("space")
     if not old:
         return
-    new = space_to_doc(space)
+    old, new = stored_doc(old), space_to_doc(space)
     for section, keys in (("study", ("metric", "folds")), ("data", tuple(sorted(set(old["data"]) | set(new["data"]))))):
         for key in keys:
             a, b = old[section].get(key), new[section].get(key)
@@ -200,4 +200,14 @@ def space_of(study) -> SearchSpace:
     doc = study.user_attrs.get("space")
     if doc is None:
         raise ConfigError(f"study {study.study_name!r} holds no dlcore search space: was it created by dlcore search?")
-    return space_from_doc(doc, f"study {study.study_name!r}")
+    return space_from_doc(stored_doc(doc), f"study {study.study_name!r}")
+
+
+def stored_doc(doc: dict) -> dict:
+    """A space as a study stored it (``space_to_doc``, which writes data.standardize resolved). A stored
+    space without data.standardize predates input scaling: its trials fed the data unscaled, so it
+    reads as standardize = false (``RunConfig.from_logged`` reads logged run configs the same way)."""
+    data = doc.get("data")
+    if isinstance(data, dict) and "standardize" not in data:
+        return {**doc, "data": {**data, "standardize": False}}
+    return doc

@@ -90,6 +90,7 @@ def run_params(record, dataset, folds, space=None) -> dict:
         "relu_grad_at_zero": cfg.model.relu_grad_at_zero,
         "split_seed": cfg.data.split_seed,
         "validation_fraction": cfg.data.validation_fraction,
+        "standardize": cfg.data.standardized,
         "form": record.form,
         "blas_threads": cfg.blas_threads,
     }
