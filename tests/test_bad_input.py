@@ -38,6 +38,8 @@ def files(tmp_path_factory):
             "validation_fraction = 0.2\n[space]\nlearning_rate = {{ low = 0.1, high = 1 }}\n"
     (d / "header.toml").write_text(space.format(folds=0, path="header.csv"))
     (d / "twofold.toml").write_text(space.format(folds=3, path="few.csv"))
+    (d / "wilcoxon.toml").write_text(space.format(folds=0, path="few.csv").replace("folds = 0", "folds = 0\npruner = 'wilcoxon'"))
+    (d / "scaled.toml").write_text(space.format(folds=0, path="few.csv").replace("[data]", "[data]\nstandardize = 'yes'"))
     return d, store
 
 
@@ -119,6 +121,12 @@ CASES = [  # (arguments, with {d} for the files folder, text the error must hold
     (["reproduce", "--study", "keep", "--register", ".."], "--register '..': a registered model name must not"),
     (["reproduce", "--study", "keep", "--rtol", "-1"], "--rtol must be a finite number >= 0 (got -1.0)"),
     (["reproduce", "--study", "keep", "--rtol", "nan"], "--rtol must be a finite number >= 0 (got nan)"),
+    # input scaling and the Wilcoxon pruner
+    (["train", str(PLANAR), "--set", "data.standardize=1"], "--set: data.standardize must be true or false (got 1)"),
+    (["train", str(PLANAR), "--set", "data.standardize=yes"], "data.standardize must be true or false (got 'yes')"),
+    (["search", "{d}/scaled.toml"], "scaled.toml: data.standardize must be true or false (got 'yes')"),
+    (["search", "{d}/wilcoxon.toml"],
+     "wilcoxon.toml: study.pruner 'wilcoxon' compares per-fold values: it needs study.folds >= 2 (got 0)"),
 ]
 
 

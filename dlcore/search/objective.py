@@ -174,8 +174,8 @@ class Objective:
                 self._set_curves(record, fold_curves)
                 raise optuna.TrialPruned(f"pruned by {st.pruner} pruner at iteration {pruned[0]}")
             fold_values.append(out.metrics[metric])
-            if k > 1:  # k folds: report the running mean after each fold
-                trial.report(float(np.mean(fold_values)), f)
+            if k > 1:  # k folds: after each fold the running mean; Wilcoxon pairs each fold's own value
+                trial.report(float(fold_values[-1] if st.pruner == "wilcoxon" else np.mean(fold_values)), f)
                 if f < k - 1 and trial.should_prune():
                     self._set_curves(record, fold_curves)
                     raise optuna.TrialPruned(f"pruned by {st.pruner} pruner after fold {f}")

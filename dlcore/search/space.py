@@ -28,7 +28,7 @@ METRICS = {  # metric -> its natural direction
     "val_mse": "minimize", "val_r2": "maximize",
 }
 SAMPLERS = ("tpe", "random", "qmc", "cmaes")
-PRUNERS = ("median", "hyperband", "none")
+PRUNERS = ("median", "hyperband", "wilcoxon", "none")
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\- ]{0,99}$")
 
 
@@ -235,6 +235,9 @@ def validate(s: SearchSpace):
         raise ConfigError(f"study.metric {s.study.metric!r} needs model.output_activation 'sigmoid' (got {out!r})")
     if s.study.metric in ("val_mse", "val_r2") and out != "linear":
         raise ConfigError(f"study.metric {s.study.metric!r} needs model.output_activation 'linear' (got {out!r})")
+    if s.study.pruner == "wilcoxon" and s.study.folds < 2:
+        raise ConfigError(f"study.pruner 'wilcoxon' compares per-fold values: it needs study.folds >= 2 "
+                          f"(got {s.study.folds})")
     if s.study.folds < 2 and s.base.data.validation_fraction <= 0:
         raise ConfigError("data.validation_fraction must be > 0 when study.folds < 2: a search validates on "
                           "held-out training data and never sees the test split")
