@@ -47,13 +47,30 @@ def load_dataset(cfg: RunConfig) -> Dataset:
                 test_fraction=d.test_fraction, split_seed=d.split_seed, label_column=d.label_column)
 
 
-def folds_for(cfg: RunConfig, dataset: Dataset, k: int = 1) -> list:
-    """(train, validation) index pairs: k stratified folds when k >= 2, else one hold-out of
-    ``validation_fraction`` (validation None when it is 0). Seeded by ``data.split_seed``. A split that
-    would leave a validation part empty, or a training part without a class, is refused (DataError)."""
+def derive_seed(seed: int, index: int) -> int:
+    """A seed in [0, 2**32) for the ``index``-th child of ``seed``: a trial's from the study seed and the
+    trial number, a fold's from the trial seed and the fold index, a repeat's split seed."""
+    return int(np.random.SeedSequence([seed, index]).generate_state(1)[0])
+
+
+def fold_seeds(seed: int, n: int) -> list:
+    """The initial-weight seed of each of a trial's ``n`` trainings: with one (a hold-out) the trial's
+    own seed; with folds, one per fold derived from it and the fold index, so that the mean over the
+    folds scores the configuration over several draws, not one lucky draw of initial weights."""
+    return [seed] if n == 1 else [derive_seed(seed, f) for f in range(n)]
+
+
+def folds_for(cfg: RunConfig, dataset: Dataset, k: int = 1, repeats: int = 1) -> list:
+    """(train, validation) index pairs: k stratified folds when k >= 2 (``repeats`` assignments of them,
+    the first seeded by ``data.split_seed``, repeat j by a seed derived from it and j: r*k pairs), else
+    one hold-out of ``validation_fraction`` (validation None when it is 0), seeded by
+    ``data.split_seed``. A split that would leave a validation part empty, or a training part without a
+    class, is refused (DataError)."""
     if k >= 2:
         check_kfold(dataset.Y, k, f"{dataset.source}: study.folds = {k}")
-        return kfold_indices(dataset.Y, k, cfg.data.split_seed)
+        seed = cfg.data.split_seed
+        return [pair for j in range(repeats)
+                for pair in kfold_indices(dataset.Y, k, seed if j == 0 else derive_seed(seed, j))]
     fraction = cfg.data.validation_fraction
     if fraction > 0:
         train, val = split_indices(dataset.Y, fraction, cfg.data.split_seed)

@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 from dlcore.config import load_run_config  # noqa: E402
 from dlcore.launch import Backends, run_search, with_overrides  # noqa: E402
 from dlcore.reproduce import read_run, reproduce, seed_study  # noqa: E402
-from dlcore.runner import folds_for, load_dataset  # noqa: E402
+from dlcore.runner import fold_seeds, folds_for, load_dataset  # noqa: E402
 from dlcore.search import load_space  # noqa: E402
 from dlcore.tracking.mlflow_runs import Tracker  # noqa: E402
 from dlcore.tracking.store import resolve_store  # noqa: E402
@@ -56,7 +56,8 @@ def main(argv=None) -> int:
     course_cfg = load_run_config(ROOT / "experiments" / "course" / "deep.toml")
     course_cfg = replace(course_cfg, data=replace(course_cfg.data, split_seed=space.base.data.split_seed))
     dataset = load_dataset(course_cfg)
-    course = seed_study(course_cfg, dataset, folds_for(course_cfg, dataset, space.study.folds), seeds, True)
+    folds = folds_for(course_cfg, dataset, space.study.folds, space.study.repeats)
+    course = seed_study(course_cfg, dataset, folds, seeds, True, lambda s: fold_seeds(s, len(folds)))
     print(f"4. course deep model 12288-20-7-5-1 with the same seeds {seeds}\n")
     searched_cfg = read_run(tracker, summary["best_run_id"]).config
     dims = "-".join(map(str, (12288, *searched_cfg.model.hidden_units, 1)))

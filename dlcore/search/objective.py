@@ -15,13 +15,9 @@ import optuna
 
 from .. import nn
 from ..config import RunConfig
-from ..runner import check_labels, folds_for, load_dataset, make_split, train_run
+from ..runner import check_labels, derive_seed, fold_seeds, folds_for, load_dataset, make_split, train_run
 from .space import Range, SearchSpace
 
-
-def derive_seed(study_seed: int, trial_number: int) -> int:
-    """The trial's model seed in [0, 2**32), from the study seed and the trial number."""
-    return int(np.random.SeedSequence([study_seed, trial_number]).generate_state(1)[0])
 
 
 def metric_of(metric: str, AL, Y, cost: float) -> float:
@@ -61,7 +57,7 @@ class Objective:
         self.worker = None  # "host:pid" of the process running the trials, stored on each trial
         self.dataset = dataset if dataset is not None else load_dataset(space.base)
         check_labels(space.base, self.dataset)
-        self.folds = folds_for(space.base, self.dataset, space.study.folds)
+        self.folds = folds_for(space.base, self.dataset, space.study.folds, space.study.repeats)
 
     def suggest(self, trial) -> dict:
         """The trial's parameters, named as Optuna stores them."""
@@ -142,8 +138,9 @@ class Objective:
         st = self.space.study
         metric, k = st.metric, len(self.folds)
         fold_values, fold_curves, fold_metrics = [], [], []
-        for f, (tr, va) in enumerate(self.folds):
-            split = make_split(cfg, self.dataset, tr, va)
+        for f, ((tr, va), seed) in enumerate(zip(self.folds, fold_seeds(cfg.model.seed, k))):
+            fold_cfg = replace(cfg, model=replace(cfg.model, seed=seed))
+            split = make_split(fold_cfg, self.dataset, tr, va)
             curve = {"steps": [], "val_cost": []}
             pruned = []
 
@@ -157,7 +154,7 @@ class Objective:
                         return False
                 return True
 
-            out = train_run(cfg, split, on_step=on_step, every=st.report_every)
+            out = train_run(fold_cfg, split, on_step=on_step, every=st.report_every)
             r = out.result
             record.form = r.form
             record.full_costs.append(r.costs)

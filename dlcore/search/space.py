@@ -1,6 +1,6 @@
 """Search spaces: a TOML file (or Python code) turned into a validated, frozen ``SearchSpace``.
 
-    [study]   name, metric, direction, trials, seed, sampler, pruner, report_every, folds
+    [study]   name, metric, direction, trials, seed, sampler, pruner, report_every, folds, repeats
     [data]    as in a run config (validation_fraction is the hold-out when folds < 2; standardize)
     [model]   fixed model settings, as in a run config
     [train]   fixed training settings, as in a run config
@@ -45,7 +45,9 @@ class StudySettings:
     report_every: int = spec(100, kind=int, check=positive, rule="must be >= 1",
                              doc="iterations between reports to Optuna and logged curve points")
     folds: int = spec(0, kind=int, check=lambda v: v == 0 or v >= 2, rule="must be 0 (hold-out) or >= 2",
-                      doc="k-fold cross-validation when >= 2")
+                      doc="k-fold cross-validation when >= 2, each fold from its own seed")
+    repeats: int = spec(1, kind=int, check=lambda v: 1 <= v <= 100, rule="must be in [1, 100]",
+                        doc="k-fold assignments (seeded from data.split_seed); the objective is the mean of r*k")
 
 
 @dataclass(frozen=True)
@@ -235,6 +237,9 @@ def validate(s: SearchSpace):
         raise ConfigError(f"study.metric {s.study.metric!r} needs model.output_activation 'sigmoid' (got {out!r})")
     if s.study.metric in ("val_mse", "val_r2") and out != "linear":
         raise ConfigError(f"study.metric {s.study.metric!r} needs model.output_activation 'linear' (got {out!r})")
+    if s.study.repeats > 1 and s.study.folds < 2:
+        raise ConfigError(f"study.repeats = {s.study.repeats} repeats k-fold assignments: it needs study.folds >= 2 "
+                          f"(got {s.study.folds})")
     if s.study.pruner == "wilcoxon" and s.study.folds < 2:
         raise ConfigError(f"study.pruner 'wilcoxon' compares per-fold values: it needs study.folds >= 2 "
                           f"(got {s.study.folds})")

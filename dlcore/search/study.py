@@ -171,7 +171,10 @@ def check_same_objective(study, space: SearchSpace):
     if not old:
         return
     old, new = stored_doc(old), space_to_doc(space)
-    for section, keys in (("study", ("metric", "folds")), ("data", tuple(sorted(set(old["data"]) | set(new["data"]))))):
+    if "repeats" not in old["study"]:
+        raise ConfigError(f"{space.source}: study {study.study_name!r} was created before each fold trained from its "
+                          "own seed: its trials would not compare; use another --study name")
+    for section, keys in (("study", ("metric", "folds", "repeats")), ("data", tuple(sorted(set(old["data"]) | set(new["data"]))))):
         for key in keys:
             a, b = old[section].get(key), new[section].get(key)
             if a != b:
@@ -226,8 +229,12 @@ def space_of(study) -> SearchSpace:
 def stored_doc(doc: dict) -> dict:
     """A space as a study stored it (``space_to_doc``, which writes data.standardize resolved). A stored
     space without data.standardize predates input scaling: its trials fed the data unscaled, so it
-    reads as standardize = false (``RunConfig.from_logged`` reads logged run configs the same way)."""
-    data = doc.get("data")
+    reads as standardize = false (``RunConfig.from_logged`` reads logged run configs the same way).
+    One without study.repeats predates per-fold seeds: a hold-out study's protocol has not changed
+    (repeats = 1); a k-fold one's has, and it stays without the key (check_same_objective refuses it)."""
+    data, st = doc.get("data"), doc.get("study")
     if isinstance(data, dict) and "standardize" not in data:
-        return {**doc, "data": {**data, "standardize": False}}
+        doc = {**doc, "data": {**data, "standardize": False}}
+    if isinstance(st, dict) and "repeats" not in st and st.get("folds", 0) < 2:
+        doc = {**doc, "study": {**st, "repeats": 1}}
     return doc
