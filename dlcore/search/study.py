@@ -171,9 +171,7 @@ def check_same_objective(study, space: SearchSpace):
     if not old:
         return
     old, new = stored_doc(old), space_to_doc(space)
-    if "repeats" not in old["study"]:
-        raise ConfigError(f"{space.source}: study {study.study_name!r} was created before each fold trained from its "
-                          "own seed: its trials would not compare; use another --study name")
+    check_protocol(old, study.study_name, space.source)
     for section, keys in (("study", ("metric", "folds", "repeats")), ("data", tuple(sorted(set(old["data"]) | set(new["data"]))))):
         for key in keys:
             a, b = old[section].get(key), new[section].get(key)
@@ -223,7 +221,16 @@ def space_of(study) -> SearchSpace:
     doc = study.user_attrs.get("space")
     if doc is None:
         raise ConfigError(f"study {study.study_name!r} holds no dlcore search space: was it created by dlcore search?")
-    return space_from_doc(stored_doc(doc), f"study {study.study_name!r}")
+    doc = stored_doc(doc)
+    check_protocol(doc, study.study_name, f"study {study.study_name!r}")  # a worker must not mix protocols either
+    return space_from_doc(doc, f"study {study.study_name!r}")
+
+
+def check_protocol(stored: dict, name: str, where: str):
+    """Refuse to add trials to a k-fold study stored before per-fold seeds (see ``stored_doc``)."""
+    if "repeats" not in stored.get("study", {}):
+        raise ConfigError(f"{where}: study {name!r} was created before each fold trained from its own seed: "
+                          "its trials would not compare; use another --study name")
 
 
 def stored_doc(doc: dict) -> dict:

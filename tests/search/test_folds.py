@@ -11,7 +11,7 @@ from dlcore.config import ConfigError
 from dlcore.data import kfold_indices
 from dlcore.runner import derive_seed, fold_seeds
 from dlcore.search import Objective
-from dlcore.search.study import open_study
+from dlcore.search.study import open_study, space_of
 from tests.conftest import run_dlcore
 from tests.search.test_search import search, tiny_space
 
@@ -67,6 +67,8 @@ def test_an_older_kfold_study_is_not_continued_with_the_new_protocol(tmp_path):
     study.set_user_attr("space", doc)
     with pytest.raises(ConfigError, match="was created before each fold trained from its own seed"):
         open_study(space, store.optuna_url)
+    with pytest.raises(ConfigError, match="was created before each fold"):  # nor does a `dlcore worker` join it
+        space_of(study)
 
 
 def test_repeats_without_folds_are_refused(tmp_path):
