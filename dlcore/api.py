@@ -222,18 +222,21 @@ def _run_id(run) -> str:
     raise ReproduceError(f"expected a run id, a BestRun or a SearchResult, got {run!r}")
 
 
-def evaluate_seeds(config, seeds, *, folds: int = 0, evaluate_test: bool = False) -> dict:
-    """A configuration (a RunConfig or a TOML path) trained again with each of ``seeds``: validation
-    metrics by the protocol (``folds`` >= 2 stratified folds, else the config's hold-out), and with
-    ``evaluate_test`` the test metrics of the refit on the whole training split. Returns each seed's
-    row (``runs``) and their mean and spread (``summary``): how much of a score is the seed's luck."""
+def evaluate_seeds(config, seeds, *, folds: int = 0, repeats: int = 1, evaluate_test: bool = False) -> dict:
+    """A configuration (a RunConfig or a TOML path) trained again with each of ``seeds``, by a search's
+    protocol: ``folds`` >= 2 stratified folds (``repeats`` assignments of them, each fold's training
+    from its own seed derived from the seed), else the config's hold-out; with ``evaluate_test`` the test
+    metrics of the refit on the whole training split. Returns each seed's row (``runs``) and their mean
+    and spread (``summary``): how much of a score is the seed's luck."""
     from .reproduce import seed_study
-    from .runner import check_labels, folds_for, load_dataset
+    from .runner import check_labels, fold_seeds, folds_for, load_dataset
 
     cfg = config if isinstance(config, RunConfig) else load_run_config(config)
     dataset = load_dataset(cfg)
     check_labels(cfg, dataset)
-    return seed_study(cfg, dataset, folds_for(cfg, dataset, folds), [int(s) for s in seeds], evaluate_test)
+    splits = folds_for(cfg, dataset, folds, repeats)
+    return seed_study(cfg, dataset, splits, [int(s) for s in seeds], evaluate_test,
+                      lambda s: fold_seeds(s, len(splits)))
 
 
 def train(config, *, store=None, track: bool = True, experiment: str = "dlcore-train",

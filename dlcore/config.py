@@ -2,7 +2,8 @@
 
 A run config file has three sections:
 
-    [data]   name, path, validation_fraction, test_fraction, split_seed, n_samples, noise, seed, label_column
+    [data]   name, path, validation_fraction, test_fraction, split_seed, n_samples, noise, seed, label_column,
+             standardize
     [model]  hidden_units, hidden_activation, output_activation, init, init_scale, relu_grad_at_zero, seed
     [train]  learning_rate, iterations, dtype, form, blas_threads
 
@@ -47,6 +48,9 @@ def fraction(v):
     return 0 <= v < 1
 
 
+STANDARDIZED_BY_DEFAULT = ("csv", "npz")
+
+
 @dataclass(frozen=True)
 class DataConfig:
     name: str = spec("planar", kind=str, choices=DATASETS, doc="dataset")
@@ -63,6 +67,15 @@ class DataConfig:
     seed: int | None = spec(None, kind=int, check=seed_range, rule="must be in [0, 2**32)",
                             doc="seed of a generated set (planar: 1, the course's)")
     label_column: str | None = spec(None, kind=str, doc="csv: the label column (default 'label' or the last)")
+    standardize: bool | None = spec(None, kind=bool, doc="scale each feature by the training part's mean and "
+                                    "std; default: true for csv and npz, false for the course's datasets")
+
+    @property
+    def standardized(self) -> bool:
+        """Whether inputs are standardized: as set, else by dataset. The course's datasets default to
+        false so that every published course number reproduces as it was; a user's own tabular data
+        (csv, npz) to true, since a net fed unscaled features mostly saturates."""
+        return self.standardize if self.standardize is not None else self.name in STANDARDIZED_BY_DEFAULT
 
 
 @dataclass(frozen=True)
@@ -100,7 +113,11 @@ class RunConfig:
         return self.train.blas_threads or os.cpu_count() or 1
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """The resolved config, as logged: defaults that depend on other keys (data.standardize) are
+        written out, so a logged config means the same whatever later versions default to."""
+        d = asdict(self)
+        d["data"]["standardize"] = self.data.standardized
+        return d
 
     @classmethod
     def from_dict(cls, d: dict, where: str = "<dict>") -> "RunConfig":
@@ -108,9 +125,24 @@ class RunConfig:
         return cls(**{name: parse_section(sec_cls, d.get(name, {}), where, name)
                       for name, sec_cls in SECTIONS.items()})
 
+    def resolved(self) -> "RunConfig":
+        """This config with its dataset-dependent defaults (data.standardize) written out."""
+        return replace(self, data=replace(self.data, standardize=self.data.standardized))
+
+    @classmethod
+    def from_logged(cls, d: dict, where: str = "<logged>") -> "RunConfig":
+        """A config as a run logged it (``to_dict``). Since data.standardize exists every logged config
+        holds its resolved value, so a logged config without it predates input scaling: its run fed the
+        data unscaled, and it is read as standardize = false. (A user's file without the key instead
+        means the dataset's default: that is ``from_dict``.)"""
+        data = d.get("data")
+        if isinstance(data, dict) and "standardize" not in data:
+            d = {**d, "data": {**data, "standardize": False}}
+        return cls.from_dict(d, where)
+
     def with_overrides(self, assignments, where: str = "--set") -> "RunConfig":
         """Apply ``section.key=value`` strings; the value is read as TOML (else as a string)."""
-        d = self.to_dict()
+        d = asdict(self)  # not to_dict: an unset data.standardize must follow an overridden data.name
         for item in assignments:
             section, key, value = parse_assignment(item, where)
             if section not in d:
@@ -136,7 +168,7 @@ def load_run_config(path, overrides=()) -> RunConfig:
     if isinstance(data, dict) and isinstance(data.get("path"), str):
         data["path"] = absolute_from(path, data["path"])
     cfg = RunConfig.from_dict(doc, str(path))
-    return cfg.with_overrides(overrides) if overrides else cfg
+    return (cfg.with_overrides(overrides) if overrides else cfg).resolved()  # defaults after --set data.name
 
 
 def absolute_from(file, path: str) -> str:

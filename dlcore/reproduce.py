@@ -16,7 +16,7 @@ import numpy as np
 from .config import RunConfig
 from .errors import ReproduceError
 from .quiet import quiet
-from .runner import check_labels, folds_for, load_dataset, make_split, train_run
+from .runner import check_labels, fold_seeds, folds_for, load_dataset, make_split, train_run
 from .search.objective import derive_seed
 from .states import TRIAL_OF_STATUS
 from .tracking.mlflow_runs import Tracker
@@ -34,6 +34,8 @@ class Logged:
     complete: bool
     state: str
     tags: dict = None          # the run's tags: its provenance (library versions, BLAS kernel)
+    repeats: int = 1           # k-fold assignments
+    seeds: list | None = None  # each training's initial-weight seed (None: logged before per-fold seeds)
 
 
 @quiet()
@@ -65,16 +67,23 @@ def read_run(tracker: Tracker, run_id: str, allow_incomplete: bool = False) -> L
         reason = tags.get("dlcore.state_reason") or status.lower()
         raise ReproduceError(f"run {run_id} did not complete ({state}, {reason}); pass --allow-incomplete "
                              "to reproduce its curve as far as it went")
-    cfg = RunConfig.from_dict(json.loads(tags["dlcore.run_config"]), f"run {run_id} tag dlcore.run_config")
+    cfg = RunConfig.from_logged(json.loads(tags["dlcore.run_config"]), f"run {run_id} tag dlcore.run_config")
     cfg = replace(cfg, train=replace(cfg.train, form=params["form"], blas_threads=int(params["blas_threads"])))
     try:
         arrays = tracker.load_arrays(run_id, "curves.npz")
     except Exception:  # noqa: BLE001 -- any download failure means the same thing here
         raise ReproduceError(f"run {run_id} lacks what reproduction needs (its curves.npz artifact)") from None
-    folds = int(params.get("folds", 1))
+    folds, repeats = int(params.get("folds", 1)), int(params.get("repeats", 1))
+    seeds = json.loads(params["fold_seeds"]) if "fold_seeds" in params else None
     curves = [arrays["cost"]] if "cost" in arrays else [arrays[f"cost_fold{f}"] for f in range(len(arrays))]
     return Logged(run_id, run.info.experiment_id, cfg, params["data_fingerprint"], folds, curves,
-                  complete, state, dict(tags))
+                  complete, state, dict(tags), repeats, seeds)
+
+
+def seeds_of(logged: Logged, seed: int, n: int) -> list:
+    """The seeds of the ``n`` trainings of a run with model seed ``seed``, by the run's protocol: one per
+    fold derived from it (runs logged with fold_seeds), else ``seed`` for every fold, as dlcore did."""
+    return fold_seeds(seed, n) if logged.seeds is not None else [seed] * n
 
 
 def compare(new: list, old: list, rtol: float | None = None) -> dict:
@@ -149,10 +158,13 @@ def reproduce(tracker: Tracker, logged: Logged, rtol: float | None = None, evalu
     check_labels(cfg, dataset)
     if evaluate_test and not dataset.has_test:
         raise ReproduceError(f"dataset {dataset.name!r} has no test split (set data.test_fraction when searching)")
-    folds = folds_for(cfg, dataset, logged.folds)
+    folds = folds_for(cfg, dataset, logged.folds, logged.repeats)
+    run_seeds = logged.seeds if logged.seeds is not None else [cfg.model.seed] * len(folds)  # as logged
     new = []
-    for (tr, va), old in zip(folds, logged.curves):
-        fold_cfg = cfg if logged.complete else replace(cfg, train=replace(cfg.train, iterations=len(old)))
+    for (tr, va), old, seed in zip(folds, logged.curves, run_seeds):
+        fold_cfg = replace(cfg, model=replace(cfg.model, seed=seed))
+        if not logged.complete:
+            fold_cfg = replace(fold_cfg, train=replace(cfg.train, iterations=len(old)))
         new.append(train_run(fold_cfg, make_split(fold_cfg, dataset, tr, va)).result.costs)
     out = {"run_id": logged.run_id, **compare(new, logged.curves, rtol), "folds": len(new),
            "iterations": [len(c) for c in logged.curves],
@@ -167,7 +179,8 @@ def reproduce(tracker: Tracker, logged: Logged, rtol: float | None = None, evalu
     out["reproduction_run_id"] = run_id
     try:
         tracker.log(run_id, params={"reproduces": logged.run_id, "data_fingerprint": dataset.fingerprint,
-                                    "form": cfg.train.form, "blas_threads": cfg.blas_threads, "seed": cfg.model.seed},
+                                    "form": cfg.train.form, "blas_threads": cfg.blas_threads, "seed": cfg.model.seed,
+                                    "fold_seeds": run_seeds},
                     metrics={"max_abs_diff": out["max_abs_diff"], "identical": float(out["verdict"] == "identical")})
         tracker.log_arrays(run_id, "curves.npz", **({"cost": new[0]} if len(new) == 1 else
                                                     {f"cost_fold{f}": c for f, c in enumerate(new)}))
@@ -178,15 +191,16 @@ def reproduce(tracker: Tracker, logged: Logged, rtol: float | None = None, evalu
         out["refit"] = dict(final.metrics)
         if seeds:
             seed_list = [derive_seed(logged.config.model.seed, j) for j in range(1, seeds + 1)]
-            out["seeds"] = seed_study(logged.config, dataset, folds, seed_list, evaluate_test)
+            out["seeds"] = seed_study(logged.config, dataset, folds, seed_list, evaluate_test,
+                                      lambda s: seeds_of(logged, s, len(folds)))
         metrics = {f"refit_{k}": v for k, v in final.metrics.items()}
         for name, s in out.get("seeds", {}).get("summary", {}).items():
             metrics[f"seeds_{name}_mean"], metrics[f"seeds_{name}_std"] = s["mean"], s["std"]
         tracker.log(run_id, metrics=metrics)
         if "seeds" in out:
             tracker.log_dict(run_id, out["seeds"], "seeds.json")
-        out["model_uri"] = (log_model(tracker, run_id, final.result.W, final.result.b, final.arch, register)
-                            if log else None)
+        out["model_uri"] = (log_model(tracker, run_id, final.result.W, final.result.b, final.arch, register,
+                                      scaler=final.split.scaler) if log else None)
     except BaseException as e:  # log_model closes the run when it succeeds; otherwise close it here
         _end_quietly(tracker, run_id, "KILLED" if isinstance(e, KeyboardInterrupt) else "FAILED")
         raise
@@ -212,20 +226,24 @@ def _end_quietly(tracker: Tracker, run_id: str, status: str):
         pass
 
 
-def seed_study(cfg: RunConfig, dataset, folds, seeds: list, evaluate_test: bool) -> dict:
+def seed_study(cfg: RunConfig, dataset, folds, seeds: list, evaluate_test: bool, per_fold=None) -> dict:
     """The configuration trained again with each of ``seeds``: validation metrics by the run's own
     protocol (hold-out or folds, means over folds) and, with ``evaluate_test``, the test metrics of
     the refit on the whole training split. A run without validation (``dlcore train`` with no
     validation_fraction) has no validation metrics: its seeds report the refit's training metrics.
-    Returns each seed's row and the mean and spread."""
+    ``per_fold(seed)`` gives the fold trainings' seeds by the run's protocol (default: ``seed`` for every
+    fold). Returns each seed's row and the mean and spread."""
     rows = []
     validated = any(va is not None for _, va in folds)
     for seed in seeds:
         cfg_j = replace(cfg, model=replace(cfg.model, seed=int(seed)), train=replace(cfg.train, form="auto"))
         row = {"seed": int(seed)}
-        per_fold = [train_run(cfg_j, make_split(cfg_j, dataset, tr, va)).metrics for tr, va in folds if va is not None]
-        for key in [k for k in (per_fold[0] if per_fold else {}) if k.startswith("val_")]:
-            row[key] = float(np.mean([f[key] for f in per_fold]))
+        fold_cfgs = [replace(cfg_j, model=replace(cfg_j.model, seed=int(s)))
+                     for s in (per_fold(int(seed)) if per_fold else [int(seed)] * len(folds))]
+        per_fold_metrics = [train_run(c, make_split(c, dataset, tr, va)).metrics
+                            for (tr, va), c in zip(folds, fold_cfgs) if va is not None]
+        for key in [k for k in (per_fold_metrics[0] if per_fold_metrics else {}) if k.startswith("val_")]:
+            row[key] = float(np.mean([f[key] for f in per_fold_metrics]))
         if evaluate_test or not validated:
             refit = train_run(cfg_j, make_split(cfg_j, dataset, np.arange(dataset.Y.shape[1]), None),
                               evaluate_test=evaluate_test)

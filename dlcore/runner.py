@@ -13,17 +13,24 @@ from threadpoolctl import threadpool_limits
 
 from . import interrupt, nn
 from .config import RunConfig
-from .data import Dataset, check_holdout, check_kfold, kfold_indices, load, split_indices
+from .data import (Dataset, apply_standardizer, check_holdout, check_kfold, fit_standardizer, kfold_indices, load,
+                   split_indices)
 
 
 @dataclass
 class Split:
-    """The arrays one run trains and validates on, cast to the run's dtype."""
+    """The arrays one run trains and validates on, cast to the run's dtype (and standardized, when the
+    config says so, by ``scaler``: the (mean, scale) fitted on this split's training examples)."""
     dataset: Dataset
     X: np.ndarray
     Y: np.ndarray
     X_val: np.ndarray | None = None
     Y_val: np.ndarray | None = None
+    scaler: tuple | None = None
+
+    def inputs(self, X_raw, dtype) -> np.ndarray:
+        """Raw examples (the test split, say) as this run sees them: scaled by its scaler, in ``dtype``."""
+        return _as(X_raw if self.scaler is None else apply_standardizer(X_raw, *self.scaler), dtype)
 
 
 @dataclass
@@ -41,13 +48,30 @@ def load_dataset(cfg: RunConfig) -> Dataset:
                 test_fraction=d.test_fraction, split_seed=d.split_seed, label_column=d.label_column)
 
 
-def folds_for(cfg: RunConfig, dataset: Dataset, k: int = 1) -> list:
-    """(train, validation) index pairs: k stratified folds when k >= 2, else one hold-out of
-    ``validation_fraction`` (validation None when it is 0). Seeded by ``data.split_seed``. A split that
-    would leave a validation part empty, or a training part without a class, is refused (DataError)."""
+def derive_seed(seed: int, index: int) -> int:
+    """A seed in [0, 2**32) for the ``index``-th child of ``seed``: a trial's from the study seed and the
+    trial number, a fold's from the trial seed and the fold index, a repeat's split seed."""
+    return int(np.random.SeedSequence([seed, index]).generate_state(1)[0])
+
+
+def fold_seeds(seed: int, n: int) -> list:
+    """The initial-weight seed of each of a trial's ``n`` trainings: with one (a hold-out) the trial's
+    own seed; with folds, one per fold derived from it and the fold index, so that the mean over the
+    folds scores the configuration over several draws, not one lucky draw of initial weights."""
+    return [seed] if n == 1 else [derive_seed(seed, f) for f in range(n)]
+
+
+def folds_for(cfg: RunConfig, dataset: Dataset, k: int = 1, repeats: int = 1) -> list:
+    """(train, validation) index pairs: k stratified folds when k >= 2 (``repeats`` assignments of them,
+    the first seeded by ``data.split_seed``, repeat j by a seed derived from it and j: r*k pairs), else
+    one hold-out of ``validation_fraction`` (validation None when it is 0), seeded by
+    ``data.split_seed``. A split that would leave a validation part empty, or a training part without a
+    class, is refused (DataError)."""
     if k >= 2:
         check_kfold(dataset.Y, k, f"{dataset.source}: study.folds = {k}")
-        return kfold_indices(dataset.Y, k, cfg.data.split_seed)
+        seed = cfg.data.split_seed
+        return [pair for j in range(repeats)
+                for pair in kfold_indices(dataset.Y, k, seed if j == 0 else derive_seed(seed, j))]
     fraction = cfg.data.validation_fraction
     if fraction > 0:
         train, val = split_indices(dataset.Y, fraction, cfg.data.split_seed)
@@ -57,16 +81,21 @@ def folds_for(cfg: RunConfig, dataset: Dataset, k: int = 1) -> list:
 
 
 def make_split(cfg: RunConfig, dataset: Dataset, train_idx=None, val_idx=None) -> Split:
-    """The run's arrays in its dtype: the given indices, else the config's hold-out (if any)."""
+    """The run's arrays in its dtype: the given indices, else the config's hold-out (if any). With
+    data.standardize the scaler is fitted on the training indices alone (a fold's, the hold-out's
+    training part, or the whole training split for a refit) and applied to the validation examples;
+    scaling is done in float64 on the raw data, then cast to the run's dtype."""
     if train_idx is None:
         train_idx, val_idx = folds_for(cfg, dataset)[0]
     dtype = np.dtype(cfg.train.dtype)
-    if val_idx is None and np.array_equal(train_idx, np.arange(dataset.Y.shape[1])):
-        return Split(dataset, _as(dataset.X, dtype), _as(dataset.Y, dtype))  # all of it: no copy of X
-    X, Y = _as(dataset.X[:, train_idx], dtype), _as(dataset.Y[:, train_idx], dtype)
-    if val_idx is None:
-        return Split(dataset, X, Y)
-    return Split(dataset, X, Y, _as(dataset.X[:, val_idx], dtype), _as(dataset.Y[:, val_idx], dtype))
+    everything = val_idx is None and np.array_equal(train_idx, np.arange(dataset.Y.shape[1]))
+    X_raw = dataset.X if everything else dataset.X[:, train_idx]   # all of it: no copy of X
+    Y = _as(dataset.Y if everything else dataset.Y[:, train_idx], dtype)
+    split = Split(dataset, X_raw, Y, scaler=fit_standardizer(X_raw) if cfg.data.standardized else None)
+    split.X = split.inputs(X_raw, dtype)
+    if val_idx is not None:
+        split.X_val, split.Y_val = split.inputs(dataset.X[:, val_idx], dtype), _as(dataset.Y[:, val_idx], dtype)
+    return split
 
 
 def architecture(cfg: RunConfig, n_x: int, n_y: int = 1) -> nn.Architecture:
@@ -137,7 +166,7 @@ def train_run(cfg: RunConfig, split: Split | None = None, on_step=None, every: i
         metrics |= evaluate(result.W, result.b, arch, split.X_val, split.Y_val, "val")
     if evaluate_test and split.dataset.has_test:
         ds = split.dataset
-        metrics |= evaluate(result.W, result.b, arch, _as(ds.X_test, dtype), _as(ds.Y_test, dtype), "test")
+        metrics |= evaluate(result.W, result.b, arch, split.inputs(ds.X_test, dtype), _as(ds.Y_test, dtype), "test")
     return RunOutcome(cfg, arch, result, metrics, split)
 
 

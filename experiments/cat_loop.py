@@ -47,7 +47,8 @@ def main(argv=None) -> int:
 
     course = dlcore.load_run_config("course/deep")
     course = replace(course, data=replace(course.data, split_seed=space.base.data.split_seed))
-    scores = dlcore.evaluate_seeds(course, seeds, folds=space.study.folds, evaluate_test=True)
+    scores = dlcore.evaluate_seeds(course, seeds, folds=space.study.folds, repeats=space.study.repeats,
+                                   evaluate_test=True)
     print(f"4. course deep model 12288-20-7-5-1 with the same seeds {seeds}\n")
     dims = "-".join(map(str, best.layer_dims))
     print(f"{'metric (mean +- std over ' + str(len(seeds)) + ' seeds)':44s} {'searched ' + dims:>24s} {'course 12288-20-7-5-1':>24s}")

@@ -50,6 +50,9 @@ def files(tmp_path_factory):
     (d / "oneclass.toml").write_text(metric_space.format(metric="val_balanced_accuracy", path="oneclass.csv",
                                                          out="sigmoid"))
     (d / "exists.csv").write_text("keep me\n")
+    (d / "wilcoxon.toml").write_text(space.format(folds=0, path="few.csv").replace("folds = 0", "folds = 0\npruner = 'wilcoxon'"))
+    (d / "repeats.toml").write_text(space.format(folds=0, path="few.csv").replace("folds = 0", "folds = 0\nrepeats = 3"))
+    (d / "scaled.toml").write_text(space.format(folds=0, path="few.csv").replace("[data]", "[data]\nstandardize = 'yes'"))
     return d, store
 
 
@@ -150,6 +153,13 @@ CASES = [  # (arguments, with {d} for the files folder, text the error must hold
     (["train", str(PLANAR), "--set", "train.iterations=1000000000000"],
      "train.iterations = 1000000000000: its cost curve alone needs 7.3 TiB"),
     (["report", "--study", "keep", "--csv", "{d}/exists.csv"], "--csv {d}/exists.csv: the file exists; pass --force"),
+    # input scaling and the Wilcoxon pruner
+    (["train", str(PLANAR), "--set", "data.standardize=1"], "--set: data.standardize must be true or false (got 1)"),
+    (["train", str(PLANAR), "--set", "data.standardize=yes"], "data.standardize must be true or false (got 'yes')"),
+    (["search", "{d}/scaled.toml"], "scaled.toml: data.standardize must be true or false (got 'yes')"),
+    (["search", "{d}/repeats.toml"], "repeats.toml: study.repeats = 3 repeats k-fold assignments: it needs study.folds >= 2"),
+    (["search", "{d}/wilcoxon.toml"],
+     "wilcoxon.toml: study.pruner 'wilcoxon' compares per-fold values: it needs study.folds >= 2 (got 0)"),
 ]
 
 

@@ -15,13 +15,10 @@ import optuna
 
 from .. import interrupt, nn
 from ..config import ConfigError, RunConfig
-from ..runner import check_fits, check_labels, folds_for, load_dataset, make_split, train_run
+from ..runner import (check_fits, check_labels, derive_seed, fold_seeds, folds_for, load_dataset, make_split,
+                      train_run)
 from .space import Range, SearchSpace
 
-
-def derive_seed(study_seed: int, trial_number: int) -> int:
-    """The trial's model seed in [0, 2**32), from the study seed and the trial number."""
-    return int(np.random.SeedSequence([study_seed, trial_number]).generate_state(1)[0])
 
 
 def metric_of(metric: str, AL, Y, cost: float) -> float:
@@ -78,7 +75,7 @@ class Objective:
                    ("space.iterations" if it else "train.iterations"))
         self.dataset = dataset if dataset is not None else load_dataset(space.base)
         check_labels(space.base, self.dataset)
-        self.folds = folds_for(space.base, self.dataset, space.study.folds)
+        self.folds = folds_for(space.base, self.dataset, space.study.folds, space.study.repeats)
         self._check_metric()
 
     def _check_metric(self):
@@ -187,8 +184,9 @@ class Objective:
         st = self.space.study
         metric, k = st.metric, len(self.folds)
         fold_values, fold_curves, fold_metrics = [], [], []
-        for f, (tr, va) in enumerate(self.folds):
-            split = make_split(cfg, self.dataset, tr, va)
+        for f, ((tr, va), seed) in enumerate(zip(self.folds, fold_seeds(cfg.model.seed, k))):
+            fold_cfg = replace(cfg, model=replace(cfg.model, seed=seed))
+            split = make_split(fold_cfg, self.dataset, tr, va)
             curve = {"steps": [], "val_cost": []}
             pruned = []
 
@@ -202,7 +200,7 @@ class Objective:
                         return False
                 return True
 
-            out = train_run(cfg, split, on_step=on_step, every=st.report_every)
+            out = train_run(fold_cfg, split, on_step=on_step, every=st.report_every)
             r = out.result
             record.form = r.form
             record.full_costs.append(r.costs)
@@ -219,8 +217,8 @@ class Objective:
                 self._set_curves(record, fold_curves)
                 raise optuna.TrialPruned(f"pruned by {st.pruner} pruner at iteration {pruned[0]}")
             fold_values.append(out.metrics[metric])
-            if k > 1:  # k folds: report the running mean after each fold
-                trial.report(float(np.mean(fold_values)), f)
+            if k > 1:  # k folds: after each fold the running mean; Wilcoxon pairs each fold's own value
+                trial.report(float(fold_values[-1] if st.pruner == "wilcoxon" else np.mean(fold_values)), f)
                 if f < k - 1 and trial.should_prune():
                     self._set_curves(record, fold_curves)
                     raise optuna.TrialPruned(f"pruned by {st.pruner} pruner after fold {f}")

@@ -1,7 +1,7 @@
 """Search spaces: a TOML file (or Python code) turned into a validated, frozen ``SearchSpace``.
 
-    [study]   name, metric, direction, trials, seed, sampler, pruner, report_every, folds
-    [data]    as in a run config (validation_fraction is the hold-out when folds < 2)
+    [study]   name, metric, direction, trials, seed, sampler, pruner, report_every, folds, repeats
+    [data]    as in a run config (validation_fraction is the hold-out when folds < 2; standardize)
     [model]   fixed model settings, as in a run config
     [train]   fixed training settings, as in a run config
     [space]   learning_rate, n_layers, n_units, init_scale  ({ low, high, log } ranges),
@@ -28,7 +28,7 @@ METRICS = {  # metric -> its natural direction
     "val_mse": "minimize", "val_r2": "maximize",
 }
 SAMPLERS = ("tpe", "random", "qmc", "cmaes")
-PRUNERS = ("median", "hyperband", "none")
+PRUNERS = ("median", "hyperband", "wilcoxon", "none")
 NAME_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9_.\- ]{0,98}[A-Za-z0-9_.\-])?$")  # no space at either end
 MAX_TRIALS = 10**6  # a budget beyond this is a typo, not a search (a study of 10^6 trials is already huge)
 
@@ -47,7 +47,9 @@ class StudySettings:
     report_every: int = spec(100, kind=int, check=positive, rule="must be >= 1",
                              doc="iterations between reports to Optuna and logged curve points")
     folds: int = spec(0, kind=int, check=lambda v: v == 0 or v >= 2, rule="must be 0 (hold-out) or >= 2",
-                      doc="k-fold cross-validation when >= 2")
+                      doc="k-fold cross-validation when >= 2, each fold from its own seed")
+    repeats: int = spec(1, kind=int, check=lambda v: 1 <= v <= 100, rule="must be in [1, 100]",
+                        doc="k-fold assignments (seeded from data.split_seed); the objective is the mean of r*k")
 
 
 @dataclass(frozen=True)
@@ -147,7 +149,7 @@ def space_from_doc(doc: dict, where: str) -> SearchSpace:
         raise ConfigError(f"{where}: missing key study.name")
     study = parse_section(StudySettings, study_table, where, "study")
     base = RunConfig(**{s: parse_section(cls, doc.get(s, {}), where, s)
-                        for s, cls in (("data", DataConfig), ("model", ModelConfig), ("train", TrainConfig))})
+                        for s, cls in (("data", DataConfig), ("model", ModelConfig), ("train", TrainConfig))}).resolved()
     space = parse_space(doc.get("space", {}), where)
     enqueue = doc.get("enqueue", [])
     if not isinstance(enqueue, list) or not all(isinstance(e, dict) for e in enqueue):
@@ -229,6 +231,12 @@ def validate(s: SearchSpace):
         raise ConfigError(f"study.metric {s.study.metric!r} needs model.output_activation 'sigmoid' (got {out!r})")
     if s.study.metric in ("val_mse", "val_r2") and out != "linear":
         raise ConfigError(f"study.metric {s.study.metric!r} needs model.output_activation 'linear' (got {out!r})")
+    if s.study.repeats > 1 and s.study.folds < 2:
+        raise ConfigError(f"study.repeats = {s.study.repeats} repeats k-fold assignments: it needs study.folds >= 2 "
+                          f"(got {s.study.folds})")
+    if s.study.pruner == "wilcoxon" and s.study.folds < 2:
+        raise ConfigError(f"study.pruner 'wilcoxon' compares per-fold values: it needs study.folds >= 2 "
+                          f"(got {s.study.folds})")
     if s.study.folds < 2 and s.base.data.validation_fraction <= 0:
         raise ConfigError("data.validation_fraction must be > 0 when study.folds < 2: a search validates on "
                           "held-out training data and never sees the test split")

@@ -12,10 +12,20 @@ from .space import SearchSpace, space_from_doc, space_to_doc
 
 
 def make_sampler(name: str, seed: int):
-    """TPE (Optuna 5's default: multivariate, constant liar), random, QMC or CMA-ES, seeded."""
+    """TPE, random, QMC or CMA-ES, seeded.
+
+    TPE is multivariate (Optuna 5's default for one objective) with ``group=True`` and the constant
+    liar. A space whose n_units_l2.. exist only for some n_layers is dynamic: with group=False the
+    multivariate TPE models the always-present parameters jointly and samples the rest independently;
+    grouped, it models jointly each set of parameters that always occur together. In dlcore's layer
+    space those sets are {learning_rate, n_layers, init_scale, ...}, {n_units_l1}, {n_units_l2}, ...
+    (n_units_l1 occurs without n_units_l2), the same factorisation, so group=True costs nothing here
+    and helps spaces whose conditional parameters come in larger blocks."""
     s = optuna.samplers
     if name == "tpe":
-        return s.TPESampler(seed=seed)
+        with warnings.catch_warnings():  # group is experimental and warns so on every search
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return s.TPESampler(seed=seed, multivariate=True, group=True, constant_liar=True)
     if name == "random":
         return s.RandomSampler(seed=seed)
     if name == "qmc":
@@ -32,10 +42,20 @@ def make_sampler(name: str, seed: int):
 
 
 def make_pruner(name: str, warmup_steps: int = 0):
-    """Median (after 5 trials and ``warmup_steps``), Hyperband, or none."""
+    """Median (after 5 trials and ``warmup_steps``), Hyperband, Wilcoxon, or none.
+
+    Wilcoxon (k-fold spaces only: space.py refuses it otherwise) pairs the trial's per-fold values
+    with the best trial's on the same folds and prunes once a one-sided signed-rank test says the
+    trial is worse (p < 0.1); the objective reports each fold's own value at step f for it. The exact
+    test's smallest p-value with n pairs is 1/2**n (0.125 for three, 0.0625 for four), and a trial is
+    judged before its last fold only: so Wilcoxon can prune with k >= 5 folds, never with fewer."""
     p = optuna.pruners
     if name == "median":
         return p.MedianPruner(n_startup_trials=5, n_warmup_steps=warmup_steps)
+    if name == "wilcoxon":
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return p.WilcoxonPruner(p_threshold=0.1, n_startup_steps=2)
     return {"hyperband": p.HyperbandPruner, "none": p.NopPruner}[name]()
 
 
@@ -239,8 +259,9 @@ def check_same_objective(study, space: SearchSpace):
     old = study.user_attrs.get("space")
     if not old:
         return
-    new = space_to_doc(space)
-    for section, keys in (("study", ("metric", "folds")), ("data", tuple(sorted(set(old["data"]) | set(new["data"]))))):
+    old, new = stored_doc(old), space_to_doc(space)
+    check_protocol(old, study.study_name, space.source)
+    for section, keys in (("study", ("metric", "folds", "repeats")), ("data", tuple(sorted(set(old["data"]) | set(new["data"]))))):
         for key in keys:
             a, b = old[section].get(key), new[section].get(key)
             if a != b:
@@ -289,4 +310,27 @@ def space_of(study) -> SearchSpace:
     doc = study.user_attrs.get("space")
     if doc is None:
         raise ConfigError(f"study {study.study_name!r} holds no dlcore search space: was it created by dlcore search?")
+    doc = stored_doc(doc)
+    check_protocol(doc, study.study_name, f"study {study.study_name!r}")  # a worker must not mix protocols either
     return space_from_doc(doc, f"study {study.study_name!r}")
+
+
+def check_protocol(stored: dict, name: str, where: str):
+    """Refuse to add trials to a k-fold study stored before per-fold seeds (see ``stored_doc``)."""
+    if "repeats" not in stored.get("study", {}):
+        raise ConfigError(f"{where}: study {name!r} was created before each fold trained from its own seed: "
+                          "its trials would not compare; use another --study name")
+
+
+def stored_doc(doc: dict) -> dict:
+    """A space as a study stored it (``space_to_doc``, which writes data.standardize resolved). A stored
+    space without data.standardize predates input scaling: its trials fed the data unscaled, so it
+    reads as standardize = false (``RunConfig.from_logged`` reads logged run configs the same way).
+    One without study.repeats predates per-fold seeds: a hold-out study's protocol has not changed
+    (repeats = 1); a k-fold one's has, and it stays without the key (check_same_objective refuses it)."""
+    data, st = doc.get("data"), doc.get("study")
+    if isinstance(data, dict) and "standardize" not in data:
+        doc = {**doc, "data": {**data, "standardize": False}}
+    if isinstance(st, dict) and "repeats" not in st and st.get("folds", 0) < 2:
+        doc = {**doc, "study": {**st, "repeats": 1}}
+    return doc

@@ -13,9 +13,13 @@ PACKAGE = Path(__file__).resolve().parents[1]      # the dlcore package, shipped
 MODEL_CODE = Path(__file__).with_name("pyfunc_model.py")
 
 
-def save_params(path, W, b):
-    """W[l], b[l] as arrays named W1, b1, ..., WL, bL (the notes' 1-based names)."""
-    np.savez(path, **{f"W{l + 1}": w for l, w in enumerate(W)}, **{f"b{l + 1}": x for l, x in enumerate(b)})
+def save_params(path, W, b, scaler=None):
+    """W[l], b[l] as arrays named W1, b1, ..., WL, bL (the notes' 1-based names), and the input scaler
+    the net was trained behind, when there is one, as x_mean and x_scale ((n_x, 1), float64): it is
+    part of the model, since the net only makes sense on inputs scaled by it."""
+    extra = {} if scaler is None else {"x_mean": scaler[0], "x_scale": scaler[1]}
+    np.savez(path, **{f"W{l + 1}": w for l, w in enumerate(W)}, **{f"b{l + 1}": x for l, x in enumerate(b)},
+             **extra)
 
 
 def model_name_problem(name: str) -> str | None:
@@ -42,16 +46,17 @@ def model_signature(arch, dtype):
                           outputs=Schema([TensorSpec(np.dtype(dtype), (-1,) if n_y == 1 else (-1, n_y))]))
 
 
-def log_model(tracker: Tracker, run_id: str, W, b, arch, register: str | None = None) -> str:
+def log_model(tracker: Tracker, run_id: str, W, b, arch, register: str | None = None, scaler=None) -> str:
     """Log ``params.npz`` and a pyfunc model named "model" to the run, then close it: FINISHED, or
-    FAILED (KILLED on Ctrl-C) when logging or registering raised. Returns the model URI."""
+    FAILED (KILLED on Ctrl-C) when logging or registering raised. Returns the model URI. With a
+    ``scaler`` (mean, scale) the model standardizes its input itself: ``predict`` takes raw rows."""
     import mlflow
 
     if register is not None and (problem := model_name_problem(register)):
         raise ValueError(f"registered model name {register!r}: {problem}")
     with tempfile.TemporaryDirectory() as d:
         params = Path(d) / "params.npz"
-        save_params(params, W, b)
+        save_params(params, W, b, scaler)
         previous_uri = mlflow.tracking._tracking_service.utils._tracking_uri  # the caller's, set back below
         mlflow.set_tracking_uri(tracker.tracking_uri)
         config = {"layer_dims": list(arch.layer_dims), "hidden_activation": arch.hidden_activation,

@@ -12,6 +12,7 @@ import threading
 
 import numpy as np
 
+from ..runner import fold_seeds
 from .mlflow_runs import STATUS_OF_TRIAL, Tracker
 from .provenance import provenance_tags
 
@@ -90,11 +91,14 @@ def run_params(record, dataset, folds, space=None) -> dict:
         "relu_grad_at_zero": cfg.model.relu_grad_at_zero,
         "split_seed": cfg.data.split_seed,
         "validation_fraction": cfg.data.validation_fraction,
+        "standardize": cfg.data.standardized,
         "form": record.form,
         "blas_threads": cfg.blas_threads,
     }
     if folds is not None:
-        p["folds"] = len(folds)
+        repeats = space.study.repeats if space is not None else 1
+        p["folds"], p["repeats"] = len(folds) // repeats, repeats
+        p["fold_seeds"] = fold_seeds(cfg.model.seed, len(folds))  # what each of the r*k trainings started from
         p["n_train"] = [len(tr) for tr, _ in folds] if len(folds) > 1 else len(folds[0][0])
         p["n_val"] = [len(va) for _, va in folds] if len(folds) > 1 else len(folds[0][1])
     if space is not None:

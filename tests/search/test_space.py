@@ -73,6 +73,8 @@ BAD = [
     (GOOD + "init = ['constant', 'xavier']\n", "space.init holds 'xavier'"),
     (GOOD.replace('name = "t"', 'name = "t"\nsampler = "grid"'), "study.sampler must be one of"),
     (GOOD.replace('name = "t"', 'name = "t"\nfolds = 1'), r"study.folds must be 0 \(hold-out\) or >= 2"),
+    (GOOD.replace('name = "t"', 'name = "t"\nfolds = 3\nrepeats = 0'), r"study.repeats must be in \[1, 100\] \(got 0\)"),
+    (GOOD.replace('name = "t"', 'name = "t"\nrepeats = 2'), r"study.repeats = 2 repeats k-fold assignments: it needs"),
     (GOOD + "[[enqueue]]\nlearning_rate = 5.0\n", r"enqueue\[0\].learning_rate must be a number in \[0.01, 1.0\]"),
     (GOOD + "[[enqueue]]\nn_layers = 2\nn_units_l2 = 4\n", r"enqueue\[0\].n_units_l2 is not a searched parameter"),
     (GOOD.replace("n_units = { low = 2, high = 8 }", "n_units = [2, 8]"), "space.n_units must be a range"),
