@@ -45,9 +45,10 @@ import optuna
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import dlcore.launch as launch  # noqa: E402
+import dlcore.session as launch  # noqa: E402 -- run_search calls summarize from here
 import dlcore.tracking.trials as trials_mod  # noqa: E402
-from dlcore.launch import Backends, run_search  # noqa: E402
+from dlcore.session import run_search  # noqa: E402
+from dlcore.store import Store as Backends  # noqa: E402
 from dlcore.search import load_space  # noqa: E402
 from dlcore.tracking.mlflow_runs import Tracker  # noqa: E402
 from dlcore.tracking.provenance import blas_info  # noqa: E402
@@ -110,7 +111,7 @@ def one(space, trials: int, arm: str) -> dict:
                 callback(study, trial)
                 TIMES["callback"].append(time.perf_counter() - t)
 
-        summary = run_search(space, Backends.resolve(store), trials, track=arm == "dlcore", on_trial=on_trial)
+        summary = run_search(space, Backends(store.root), trials, track=arm == "dlcore", on_trial=on_trial)
         wall = time.perf_counter() - start
         wall_end = wall_start + datetime.timedelta(seconds=wall)
         done = sorted((t for t in optuna.load_study(study_name=space.study.name, storage=store.optuna_url)

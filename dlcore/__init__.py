@@ -11,16 +11,17 @@ neither Optuna nor MLflow and changes no global state (matplotlib backend, envir
 """
 __version__ = "0.1.0"
 
-from .api import (MAX_TRIALS, Store, best, data_available, evaluate_seeds, load_study, reproduce, search,
-                  train, trials)
+from .api import (best, data_available, evaluate_seeds, load_study, reproduce, run_of_trial, search, train, trials,
+                  worker)
 from .config import DataConfig, ModelConfig, RunConfig, TrainConfig, load_run_config
 from .errors import ConfigError, DataError, DlcoreError, ReproduceError, StoreError
 from .results import BestRun, Reproduction, SearchResult, TrainedRun
-from .search.space import Range, SearchSpace, Space, StudySettings, load_space
+from .search.space import MAX_TRIALS, Range, SearchSpace, Space, StudySettings, load_space
+from .store import Store
 
 __all__ = [
     "BestRun", "ConfigError", "DataConfig", "DataError", "DlcoreError", "MAX_TRIALS", "ModelConfig", "Range",
     "Reproduction", "ReproduceError", "RunConfig", "SearchResult", "SearchSpace", "Space", "Store", "StoreError",
     "StudySettings", "TrainConfig", "TrainedRun", "__version__", "best", "data_available", "evaluate_seeds",
-    "load_run_config", "load_space", "load_study", "reproduce", "search", "train", "trials",
+    "load_run_config", "load_space", "load_study", "reproduce", "run_of_trial", "search", "train", "trials", "worker",
 ]

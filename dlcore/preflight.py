@@ -14,17 +14,8 @@ import sqlite3
 from pathlib import Path
 from urllib.parse import quote
 
-from .config import ConfigError
-
-
-def sqlite_path(url: str) -> Path | None:
-    """The database file of a ``sqlite:///PATH`` URL (None for other URLs and in-memory ones)."""
-    if not isinstance(url, str) or not url.startswith("sqlite:///"):
-        return None
-    path = url[len("sqlite:///"):].split("?", 1)[0]
-    if path.startswith("file:"):
-        path = path[len("file:"):]
-    return None if path in ("", ":memory:") else Path(path).expanduser()
+from .errors import ConfigError
+from .sqlite_files import sqlite_path
 
 
 def writable(path: Path) -> bool:

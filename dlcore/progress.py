@@ -6,6 +6,7 @@ notebook kernel (whose stderr is no terminal, yet shows the widget). Pipes, logs
 from __future__ import annotations
 
 import sys
+from contextlib import contextmanager
 
 
 def in_notebook() -> bool:
@@ -41,3 +42,33 @@ class Progress:
 
     def close(self):
         self.bar.close()
+
+
+@contextmanager
+def trial_progress(total: int, label: str, enabled: bool | None = None):
+    """A bar over a search's trials; yields ``on_trial(study, trial)`` that moves it and shows the best so
+    far. ``enabled``: None (a terminal or a notebook), True or False."""
+    bar = Progress(total, label, enabled=enabled)
+    done = [0]
+
+    def on_trial(study, trial):
+        from .search.study import best_trial
+
+        done[0] += 1
+        best = best_trial(study)
+        bar.update(done[0], f"best {best.value:.4g} (trial {best.number})" if best else "no complete trial yet",
+                   force=True)
+    try:
+        yield on_trial
+    finally:
+        bar.close()
+
+
+@contextmanager
+def iteration_progress(total: int, label: str, enabled: bool | None = None):
+    """A bar over a training's iterations; yields ``update(done, cost)``."""
+    bar = Progress(total, label, enabled=enabled)
+    try:
+        yield lambda done, cost: bar.update(done, f"cost {cost:.4f}")
+    finally:
+        bar.close()

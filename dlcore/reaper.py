@@ -40,8 +40,9 @@ def close_run(tracker: Tracker | None):
 
 def close_stale_runs(study, tracker: Tracker, experiment_id: str):
     """Close the runs a killed process left RUNNING: a trial's run whose trial has ended (the process
-    died before it finished writing) or belongs to another run, and a search's parent run whose process,
-    on this host, is gone. Runs of live trials and of other hosts' searches are left alone."""
+    died before it finished writing) or belongs to another run, when the trial's process, on this host,
+    is gone; and a search's parent run whose process, on this host, is gone. Runs of live processes and
+    of other hosts' are left alone (a finished trial's run is written after its trial ends)."""
     try:
         runs = tracker.client.search_runs([experiment_id], "attributes.status = 'RUNNING'", max_results=5000)
         trials = {t.number: t for t in study.get_trials(deepcopy=False)}
@@ -50,7 +51,10 @@ def close_stale_runs(study, tracker: Tracker, experiment_id: str):
             if tags.get("dlcore.kind") == "trial":
                 t = trials.get(int(tags.get("optuna.trial_number", -1)))
                 owner = t and t.user_attrs.get("mlflow_run_id")
-                if t is not None and (t.state.is_finished() or (owner and owner != run_id)):
+                # A finished trial's run is still RUNNING while its live process's writer thread logs it
+                # (a concurrent search of the same study sees that moment): only a dead owner's is stale.
+                if t is not None and (t.state.is_finished() or (owner and owner != run_id)) \
+                        and not owner_alive(t.user_attrs.get("worker", "")):
                     tracker.log(run_id, tags={"dlcore.state_reason": f"closed by a later search: its process ended "
                                               f"before the run was (trial {t.state.name})"})
                     tracker.end(run_id, "FAILED")

@@ -25,6 +25,8 @@ class BestRun:
     metric: str
     config: RunConfig | None = None
     layer_dims: tuple = ()
+    direction: str = "minimize"
+    counts: dict = field(default_factory=dict)     # the study's trials by state
 
     def __str__(self) -> str:
         params = ", ".join(f"{k}={v:.6g}" if isinstance(v, float) else f"{k}={v}" for k, v in self.params.items())
@@ -43,6 +45,12 @@ class SearchResult:
     study: Any = field(repr=False)
     experiment_id: str | None = None
     failed_workers: tuple = ()
+    summary: dict = field(default_factory=dict, repr=False)  # what ``dlcore search --json`` prints
+
+    @property
+    def shortfall(self) -> int:
+        """Trials the study still lacks to hold its budget (after workers failed, say)."""
+        return self.budget - sum(v for k, v in self.counts.items() if k != "WAITING")
 
     def trials(self):
         """The study's trials as a pandas DataFrame, best first (``dlcore.trials``)."""
@@ -70,7 +78,14 @@ class Reproduction:
     run_id: str | None = None
     model_uri: str | None = None
     seeds: dict | None = field(default=None, repr=False)
-    environment: dict = field(default_factory=dict)
+    environment: tuple = ()            # facts of this machine that differ from the logged run's
+    read_only: str | None = None       # the store's read-only database, when nothing could be logged
+    summary: dict = field(default_factory=dict, repr=False)  # what ``dlcore reproduce --json`` prints
+
+    def __str__(self) -> str:
+        from .reproduction import verdict_line
+
+        return verdict_line(self.summary)
 
 
 @dataclass(frozen=True)
@@ -87,6 +102,12 @@ class TrainedRun:
     reason: str
     form: str
     run_id: str | None = None
+    dataset: str = ""
+    fingerprint: str = ""
+    iterations_run: int = 0
+    seconds: float = 0.0
+    hidden_activation: str = ""
+    output_activation: str = ""
 
 
 def _best_first(df, study):

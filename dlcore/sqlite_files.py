@@ -120,11 +120,14 @@ def fsync_dir(directory: Path):
         os.close(fd)
 
 
-def sqlite_path(url: str) -> Path | None:
-    """The file of a ``sqlite:///PATH`` URL; None for other URLs and for in-memory databases."""
-    if not url.startswith("sqlite:///"):
+def sqlite_path(url) -> Path | None:
+    """The file of a ``sqlite:///PATH`` URL (a ``file:`` URI too); None for other URLs (and non-strings)
+    and for in-memory databases."""
+    if not isinstance(url, str) or not url.startswith("sqlite:///"):
         return None
     path = url[len("sqlite:///"):].split("?", 1)[0]
+    if path.startswith("file:"):
+        path = path[len("file:"):]
     return None if path in ("", ":memory:") else Path(path).expanduser()
 
 

@@ -16,41 +16,37 @@ def check_storage(url: str) -> None:
     """An Optuna storage dlcore can use: SQLite on a file or PostgreSQL, with its driver installed."""
     from .search.study import check_storage_url
 
-    if sqlite_file(url) == "":
-        raise ConfigError(f"--storage {url}: an in-memory database dies with its process: workers and later "
-                          "commands could never see its trials; use sqlite:///PATH or postgresql://")
     check_storage_url(url)
 
 
 def check_tracking_uri(uri: str) -> None:
-    """An MLflow tracking URI dlcore can use: a server (http, https) or a database (not the file store)."""
+    """An MLflow tracking URI dlcore can use: a server (http, https) or a database (not the file store,
+    not an in-memory SQLite that dies with its process)."""
     scheme = uri.split("://", 1)[0].split("+", 1)[0].lower() if "://" in uri else ""
     if scheme == "file" or not scheme:
         raise ConfigError(f"--tracking-uri {uri}: MLflow's file store is not supported (MLflow 3 refuses it); "
                           "use sqlite:///PATH/mlflow.db or http://HOST:PORT, or --store DIR")
+    if scheme == "sqlite":
+        from .search.study import in_memory_sqlite
+
+        if in_memory_sqlite(uri):
+            raise ConfigError(f"--tracking-uri {uri} is in memory, which lives and dies with one process: "
+                              "workers and later commands could never see its runs; use sqlite:///PATH")
     if scheme not in TRACKING_SCHEMES:
         raise ConfigError(f"--tracking-uri {uri}: unsupported scheme {scheme!r}; use http://HOST:PORT, "
                           "sqlite:///PATH/mlflow.db or a database URI (postgresql://, mysql://, mssql://)")
-    if sqlite_file(uri) == "":
-        raise ConfigError(f"--tracking-uri {uri}: an in-memory database dies with its process; "
-                          "use sqlite:///PATH/mlflow.db")
-
-
-def sqlite_file(url: str) -> str | None:
-    """The database file of a sqlite:/// URL; '' for an in-memory one; None for other URLs."""
-    if not url.startswith("sqlite:"):
-        return None
-    path = url.split("://", 1)[1][1:] if "://" in url else ""
-    path = path.split("?", 1)[0]
-    return "" if path in ("", ":memory:") else os.path.expanduser(path)
 
 
 def check_existing_sqlite(url: str, option: str) -> None:
     """A read-only command never creates a database: refuse a sqlite URL whose file does not exist."""
-    path = sqlite_file(url)
-    if path is not None and not os.path.isfile(path):
+    from .sqlite_files import sqlite_path
+
+    if not url.startswith("sqlite:"):
+        return
+    path = sqlite_path(url)
+    if path is None or not os.path.isfile(path):
         raise StoreError(f"{option} {url}: no such database file" + (f" {path}" if path else "")
                          + " (read-only commands never create one)")
 
 
-__all__ = ["check_existing_sqlite", "check_storage", "check_tracking_uri", "sqlite_file"]
+__all__ = ["check_existing_sqlite", "check_storage", "check_tracking_uri"]

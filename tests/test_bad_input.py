@@ -6,7 +6,8 @@ import sqlite3
 import numpy as np
 import pytest
 
-from dlcore.launch import Backends, run_search
+from dlcore.session import run_search
+from dlcore.store import Store as Backends  # the public Store: Optuna storage and MLflow tracking
 from dlcore.tracking.store import Store
 from tests.conftest import ROOT, run_dlcore
 from tests.search.test_search import tiny_space
@@ -18,7 +19,7 @@ PLANAR = ROOT / "experiments" / "course" / "planar.toml"
 def files(tmp_path_factory):
     d = tmp_path_factory.mktemp("bad")
     store = Store(d / "store")
-    run_search(tiny_space(d, name="keep"), Backends.resolve(store), 2)
+    run_search(tiny_space(d, name="keep"), Backends(store.root), 2)
     (d / "broken.toml").write_text("[study\nname = 'x'")
     (d / "badkey.toml").write_text("[study]\nname = 'x'\n[space]\nlr = { low = 0.1, high = 1 }\n")
     (d / "neglr.toml").write_text("[study]\nname = 'x'\n[data]\nvalidation_fraction = 0.2\n"

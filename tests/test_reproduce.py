@@ -11,7 +11,8 @@ from mlflow.tracking import MlflowClient
 
 from dlcore import nn
 from dlcore.config import RunConfig
-from dlcore.launch import Backends, run_search
+from dlcore.session import run_search
+from dlcore.store import Store as Backends  # the public Store: Optuna storage and MLflow tracking
 from dlcore.runner import load_dataset, make_split, train_run
 from dlcore.search import load_space
 from dlcore.tracking.store import Store
@@ -46,7 +47,7 @@ def searched(tmp_path_factory):
     d = tmp_path_factory.mktemp("repro")
     store = Store(d / "store")
     space = tiny_space(d, name="repro")
-    summary = run_search(space, Backends.resolve(store), 5)
+    summary = run_search(space, Backends(store.root), 5)
     return store, summary
 
 
@@ -75,7 +76,7 @@ def test_plain_text_verdict(searched):
 def test_pruned_runs_need_allow_incomplete(tmp_path):
     space = tiny_space(tmp_path, name="div", lr_low=1e5, lr_high=1e7)
     store = Store(tmp_path / "s")
-    run_search(space, Backends.resolve(store), 2)
+    run_search(space, Backends(store.root), 2)
     study = optuna.load_study(study_name="div", storage=store.optuna_url)
     run_id = study.trials[0].user_attrs["mlflow_run_id"]
     n_runs = len(MlflowClient(store.tracking_uri).search_runs(["1"]))
@@ -170,7 +171,7 @@ def test_changed_data_is_refused_by_fingerprint(tmp_path):
     data.to_csv(tmp_path / "data.csv", index=False)
     (tmp_path / "space.toml").write_text(CSV_SPACE)
     store = Store(tmp_path / "s")
-    summary = run_search(load_space(tmp_path / "space.toml"), Backends.resolve(store))
+    summary = run_search(load_space(tmp_path / "space.toml"), Backends(store.root))
     assert repro(store, "--study", "csv").returncode == 0
     data.loc[7, "b"] += 0.001                      # one value changed
     data.to_csv(tmp_path / "data.csv", index=False)
@@ -245,7 +246,7 @@ def _unwritable_experiment(client, tmp_path) -> str:
 def test_a_reproduction_that_fails_ends_its_run_failed(searched, tmp_path):
     from dataclasses import replace
 
-    from dlcore.reproduce import read_run, reproduce
+    from dlcore.reproduction import read_run, reproduce
     from dlcore.tracking.mlflow_runs import Tracker
 
     store, summary = searched

@@ -10,7 +10,8 @@ from mlflow.tracking import MlflowClient
 from dlcore import nn
 from dlcore.config import RunConfig
 from dlcore.data import apply_standardizer, fit_standardizer
-from dlcore.launch import Backends, run_search
+from dlcore.session import run_search
+from dlcore.store import Store as Backends  # the public Store: Optuna storage and MLflow tracking
 from dlcore.runner import load_dataset
 from dlcore.search import load_space
 from dlcore.tracking.store import Store
@@ -32,7 +33,7 @@ def searched(tmp_path_factory):
     write_csv(d)
     (d / "space.toml").write_text(CSV_SPACE)
     store = Store(d / "store")
-    summary = run_search(load_space(d / "space.toml"), Backends.resolve(store))
+    summary = run_search(load_space(d / "space.toml"), Backends(store.root))
     return d, store, summary
 
 

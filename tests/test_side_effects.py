@@ -49,23 +49,15 @@ SCRIPT = textwrap.dedent('''
     import dlcore
     after_import = snapshot()
 
-    from dlcore.config import load_run_config
-    from dlcore.launch import Backends, run_search, track_train
-    from dlcore.reproduce import read_run, reproduce
-    from dlcore.runner import train_run
-    from dlcore.search.space import load_space
-    from dlcore.tracking.mlflow_runs import Tracker
-    from dlcore.tracking.store import Store
-
     tmp = Path(sys.argv[1])
-    backends = Backends.resolve(Store(tmp / "store"))
-    summary = run_search(load_space(tmp / "tiny.toml"), backends, 3)
-    cfg = load_run_config(Path(dlcore.__file__).parent / "resources" / "course" / "planar.toml",
-                          ["train.iterations=30"])
-    out = train_run(cfg, every=10)
-    run_id = track_train(out, [0, 10, 20], [], backends, "side-effects")
-    tracker = Tracker(backends.tracking_uri, backends.artifact_root)
-    rep = reproduce(tracker, read_run(tracker, summary["best_run_id"]))
+    store = dlcore.Store(tmp / "store")
+    result = dlcore.search(tmp / "tiny.toml", trials=3, store=store)
+    cfg = dlcore.load_run_config("course/planar", ["train.iterations=30"])
+    run = dlcore.train(cfg, store=store, experiment="side-effects")
+    rep = dlcore.reproduce(result.best, store=store)
+    summary = {"counts": result.counts}
+    run_id = run.run_id
+    rep = {"verdict": rep.verdict}
     after = snapshot()
     print(json.dumps({"before": before, "after_import": after_import, "after": after,
                       "trials": sum(summary["counts"].values()), "run_id": run_id, "verdict": rep["verdict"]}))

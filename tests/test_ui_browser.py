@@ -11,7 +11,8 @@ import sys
 
 import pytest
 
-from dlcore.launch import Backends, run_search
+from dlcore.session import run_search
+from dlcore.store import Store as Backends  # the public Store: Optuna storage and MLflow tracking
 from dlcore.tracking.store import Store
 from tests.conftest import ROOT
 from tests.search.test_search import tiny_space
@@ -35,7 +36,7 @@ def test_experiment_page_shows_the_parent_and_child_runs(tmp_path):
     sync_playwright = pytest.importorskip("playwright.sync_api", reason="pip install playwright").sync_playwright
     browser_path = chromium()
     store = Store(tmp_path / "store")
-    summary = run_search(tiny_space(tmp_path, name="ui-check"), Backends.resolve(store), 4)
+    summary = run_search(tiny_space(tmp_path, name="ui-check"), Backends(store.root), 4)
     port = free_port()
     ui = subprocess.Popen([sys.executable, "-m", "dlcore", "ui", "--port", str(port), "--store", str(store.root)],
                           cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)

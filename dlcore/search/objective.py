@@ -8,7 +8,7 @@ sampler learns to avoid the region (a FAIL would be ignored by every built-in sa
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
 import numpy as np
 import optuna
@@ -17,6 +17,7 @@ from .. import interrupt, nn
 from ..config import ConfigError, RunConfig
 from ..runner import (check_fits, check_labels, derive_seed, fold_seeds, folds_for, load_dataset, make_split,
                       train_run)
+from ..tracking.schema import TrialRecord
 from .space import Range, SearchSpace
 
 
@@ -44,31 +45,15 @@ def metric_problem(metric: str, Y_val) -> str | None:
     return None
 
 
-@dataclass
-class TrialRecord:
-    """Everything a trial produced, handed to the tracker (which alone talks to MLflow)."""
-    number: int
-    params: dict
-    config: RunConfig
-    layer_dims: tuple
-    state: str = "RUNNING"          # COMPLETE | PRUNED | FAIL
-    reason: str = ""
-    value: float | None = None
-    metrics: dict = field(default_factory=dict)      # finals: means over folds, and per fold
-    steps: list = field(default_factory=list)        # iterations of the logged curve points
-    cost: list = field(default_factory=list)         # mean over folds at those steps
-    val_cost: list = field(default_factory=list)
-    full_costs: list = field(default_factory=list)   # per fold, J at every iteration
-    form: str = ""
-
-
 class Objective:
-    """``Objective(space)(trial) -> value``. ``tracker`` (optional) gets ``start(trial, record)`` and
-    ``finish(record)`` calls; the dataset is loaded once, here."""
+    """``Objective(space)(trial) -> value``. ``hooks`` (optional, e.g. the MLflow side's ``SearchTracker``)
+    get ``start(trial, record)`` when a trial starts and ``finish(record)`` when it ends; the record
+    carries everything they need (its ``context``: the dataset, the folds, the space). ``worker``
+    ("host:pid" of the process running the trials) is stored on each trial. The dataset is loaded
+    once, here (or given, to share one between objectives)."""
 
-    def __init__(self, space: SearchSpace, tracker=None, dataset=None):
-        self.space, self.tracker = space, tracker
-        self.worker = None  # "host:pid" of the process running the trials, stored on each trial
+    def __init__(self, space: SearchSpace, hooks=None, dataset=None, worker: str | None = None):
+        self.space, self.hooks, self.worker = space, hooks, worker
         it = space.space.iterations
         check_fits(int(it.high) if isinstance(it, Range) else (it or space.base.train.iterations),
                    "space.iterations.high" if isinstance(it, Range) else
@@ -137,9 +122,10 @@ class Objective:
         if self.worker:
             trial.set_user_attr("worker", self.worker)
         cfg = self.config_for({}, seed)
-        record = TrialRecord(trial.number, {}, cfg, self._layer_dims(cfg))
-        if self.tracker is not None:  # the run exists from the start: even a trial that fails to sample has one
-            self.tracker.start(trial, record)
+        record = TrialRecord(trial.number, {}, cfg, self._layer_dims(cfg),
+                             context={"dataset": self.dataset, "folds": self.folds, "space": self.space})
+        if self.hooks is not None:  # the run exists from the start: even a trial that fails to sample has one
+            self.hooks.start(trial, record)
         try:
             record.params = self.suggest(trial)
             record.config = cfg = self.config_for(record.params, seed)
@@ -165,8 +151,8 @@ class Objective:
                 print(f"dlcore: warning: trial {trial.number} failed: {record.reason}", file=sys.stderr)
             raise
         finally:
-            if self.tracker is not None:
-                self.tracker.finish(record)
+            if self.hooks is not None:
+                self.hooks.finish(record)
 
     def _nonfinite_reason(self, value: float) -> str:
         metric = self.space.study.metric

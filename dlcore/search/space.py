@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from ..config import (ConfigError, DataConfig, ModelConfig, RunConfig, TrainConfig, absolute_from, check_keys,
-                      check_value, parse_section, positive, read_toml, spec)
+                      check_value, parse_section, positive, read_toml, seed_range, spec)
 from ..nn import HIDDEN_ACTIVATIONS, INIT_SCHEMES
 
 METRICS = {  # metric -> its natural direction
@@ -41,7 +41,7 @@ class StudySettings:
     metric: str = spec("val_cost", kind=str, choices=tuple(METRICS))
     direction: str | None = spec(None, kind=str, choices=("minimize", "maximize"), doc="default: the metric's")
     trials: int = spec(20, kind=int, check=lambda v: 1 <= v <= MAX_TRIALS, rule=f"must be in 1..{MAX_TRIALS}")
-    seed: int = spec(0, kind=int, check=lambda v: 0 <= v < 2**32, rule="must be in [0, 2**32)")
+    seed: int = spec(0, kind=int, check=seed_range, rule="must be in [0, 2**32)")
     sampler: str = spec("tpe", kind=str, choices=SAMPLERS)
     pruner: str = spec("median", kind=str, choices=PRUNERS)
     report_every: int = spec(100, kind=int, check=positive, rule="must be >= 1",

@@ -7,7 +7,7 @@ import warnings
 import optuna
 
 from ..config import ConfigError
-from ..sqlite_files import build_once, read_rows, sqlite_path, table_names
+from ..sqlite_files import build_once, read_rows, table_names
 from .space import SearchSpace, space_from_doc, space_to_doc
 
 
@@ -124,7 +124,8 @@ def make_storage(url, read_only: bool = False):
     if not isinstance(url, str):
         return url
     check_storage_url(url)
-    from ..preflight import check_database, read_only_url, sqlite_path
+    from ..preflight import check_database, read_only_url
+    from ..sqlite_files import sqlite_path
 
     path = sqlite_path(url)
     if read_only and path is not None:

@@ -22,7 +22,6 @@ with mlflow_env():  # importing mlflow starts its telemetry client unless this s
     from mlflow.exceptions import MlflowException
     from mlflow.tracking import MlflowClient
 
-from ..states import STATUS_OF_TRIAL  # noqa: E402 -- re-exported: the one table
 from .store import prepare_tracking_db  # noqa: E402
 
 PARENT_TAG = "mlflow.parentRunId"
@@ -90,6 +89,13 @@ class Tracker:
     def log_figure(self, run_id: str, figure, file_name: str):
         self.client.log_figure(run_id, figure, file_name, save_kwargs={"dpi": 90})
 
+    def find_run(self, run_id: str):
+        """The run ``run_id``, or None when the store has no such run (or the id is malformed)."""
+        try:
+            return self.client.get_run(run_id)
+        except MlflowException:
+            return None
+
     def end(self, run_id: str, status: str = "FINISHED"):
         self.client.set_terminated(run_id, status=status)
 
@@ -113,4 +119,4 @@ def _text(v) -> str:
     return str(v)
 
 
-__all__ = ["PARENT_TAG", "STATUS_OF_TRIAL", "Tracker"]
+__all__ = ["PARENT_TAG", "Tracker"]

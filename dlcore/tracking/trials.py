@@ -10,10 +10,11 @@ import queue
 import sys
 import threading
 
-import numpy as np
 
 from ..runner import fold_seeds
-from .mlflow_runs import STATUS_OF_TRIAL, Tracker
+from .mlflow_runs import Tracker
+from .schema import (CURVES, REASON_TAG, RUN_CONFIG_TAG, STATE_OF_TRAINING, STATE_TAG, STATUS_OF_TRIAL,
+                     TrialRecord, curves_to_arrays)
 from .provenance import provenance_tags
 
 
@@ -22,9 +23,9 @@ class SearchTracker:
     the trial produced from a background thread while the next trial trains; ``flush()`` waits for it.
     """
 
-    def __init__(self, tracker: Tracker, experiment_id: str, parent_id: str, study_name: str, objective=None):
+    def __init__(self, tracker: Tracker, experiment_id: str, parent_id: str, study_name: str):
         self.tracker, self.experiment_id, self.parent_id = tracker, experiment_id, parent_id
-        self.study_name, self.objective = study_name, objective
+        self.study_name = study_name
         self.run_ids: dict[int, str] = {}
         self._jobs: queue.Queue = queue.Queue()
         self._writer: threading.Thread | None = None
@@ -40,8 +41,8 @@ class SearchTracker:
         run_id = self.run_ids.get(record.number)
         if run_id is None:
             return
-        o = self.objective
-        params = run_params(record, o.dataset, o.folds, o.space) if o is not None else record.params
+        c = record.context
+        params = run_params(record, c["dataset"], c["folds"], c.get("space")) if c else record.params
         if record.reason.startswith("KeyboardInterrupt"):  # being interrupted: write now, in this thread
             self._write(run_id, record, params)
             return
@@ -116,13 +117,27 @@ def log_run(tracker: Tracker, run_id: str, record, params: dict, trial: bool = F
     curves = {"cost": (record.steps, record.cost)}
     if any(v is not None for v in record.val_cost):
         curves["val_cost"] = (record.steps, record.val_cost)
-    tags = {"dlcore.state_reason": record.reason, "dlcore.run_config": record.config.to_dict()}
+    tags = {REASON_TAG: record.reason, RUN_CONFIG_TAG: record.config.to_dict()}
     if trial:
-        tags["optuna.trial_state"] = record.state
+        tags[STATE_TAG] = record.state
     tracker.log(run_id, params=params, metrics=metrics, curves=curves, tags=tags)
     if record.full_costs:
-        arrays = ({"cost": record.full_costs[0]} if len(record.full_costs) == 1 else
-                  {f"cost_fold{f}": c for f, c in enumerate(record.full_costs)})
-        tracker.log_arrays(run_id, "curves.npz", **{k: np.asarray(v, dtype=np.float64) for k, v in arrays.items()})
+        tracker.log_arrays(run_id, CURVES, **curves_to_arrays(record.full_costs))
     # An interrupted trial is FAIL in Optuna, so its run is FAILED: one table, whatever ended the trial.
     tracker.end(run_id, STATUS_OF_TRIAL.get(record.state, "FAILED"))
+
+
+def log_train_run(tracker: Tracker, outcome, steps, val_costs, experiment: str) -> str:
+    """Log one ``dlcore train`` run (a ``runner.RunOutcome`` and its curve points) the way a trial is
+    logged; returns its run id."""
+    r = outcome.result
+    record = TrialRecord(0, {}, outcome.config, outcome.arch.layer_dims, state=STATE_OF_TRAINING[r.status],
+                         reason=r.reason, metrics=dict(outcome.metrics), steps=list(steps),
+                         cost=[float(r.costs[i]) for i in steps], val_cost=list(val_costs) or [None] * len(steps),
+                         full_costs=[r.costs], form=r.form)
+    split = outcome.split
+    n_val = 0 if split.X_val is None else split.X_val.shape[1]
+    folds = [(range(split.X.shape[1]), range(n_val))]
+    run_id = tracker.start_run(tracker.experiment_id(experiment), "train", {"dlcore.kind": "train", **provenance_tags()})
+    log_run(tracker, run_id, record, run_params(record, split.dataset, folds))
+    return run_id

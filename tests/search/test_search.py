@@ -9,7 +9,8 @@ import optuna
 import pytest
 from mlflow.tracking import MlflowClient
 
-from dlcore.launch import Backends, run_search
+from dlcore.session import run_search
+from dlcore.store import Store as Backends  # the public Store: Optuna storage and MLflow tracking
 from dlcore.search import Objective, derive_seed, load_space
 from dlcore.tracking.store import Store
 
@@ -53,7 +54,7 @@ def tiny_space(tmp_path, name="tiny", metric="val_cost", folds=0, lr_low=0.05, l
 
 def search(tmp_path, space, n=None):
     store = Store(tmp_path / "store")
-    summary = run_search(space, Backends.resolve(store), n)
+    summary = run_search(space, Backends(store.root), n)
     client = MlflowClient(store.tracking_uri)
     study = optuna.load_study(study_name=space.study.name, storage=store.optuna_url)
     return summary, client, study, store

@@ -335,7 +335,7 @@ def test_reproduce_names_the_blas_kernel_that_differs(original, tmp_path):
 def test_the_verdict_names_each_logged_fact_that_differs(original, tmp_path, monkeypatch):
     from mlflow.tracking import MlflowClient
 
-    from dlcore.reproduce import environment_facts, read_run, verdict_line
+    from dlcore.reproduction import environment_facts, read_run, verdict_line
     from dlcore.tracking.mlflow_runs import Tracker
     from tests.store.integrity import runs_of
 

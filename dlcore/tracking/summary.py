@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 import sys
 
-from .search import report
-from .search.study import best_trial, counts_by_state
-from .tracking.mlflow_runs import Tracker
+from ..search import report
+from ..search.study import best_trial, counts_by_state
+from .mlflow_runs import Tracker
+from .schema import CURVES, curves_from_arrays
 
 
 def study_summary(study) -> dict:
@@ -37,8 +38,8 @@ def summarize(study, tracker: Tracker, parent: str, top_k: int = 5) -> dict:
         for t in report.top_trials(study, top_k):
             rid = t.user_attrs.get("mlflow_run_id")
             if rid:
-                arrays = tracker.load_arrays(rid, "curves.npz")
-                curves[f"trial {t.number}: {t.value:.4g}"] = arrays.get("cost", next(iter(arrays.values())))
+                first_fold = curves_from_arrays(tracker.load_arrays(rid, CURVES))[0]
+                curves[f"trial {t.number}: {t.value:.4g}"] = first_fold
         if curves:
             figures["top_cost_curves"] = report.curves_figure(curves, study.user_attrs.get("metric", "value"))
         for name, fig in figures.items():

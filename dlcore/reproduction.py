@@ -18,7 +18,7 @@ from .errors import ReproduceError
 from .quiet import quiet
 from .runner import check_labels, fold_seeds, folds_for, load_dataset, make_split, train_run
 from .search.objective import derive_seed
-from .states import TRIAL_OF_STATUS
+from .tracking.schema import CURVES, TRIAL_OF_STATUS, curves_from_arrays, curves_to_arrays
 from .tracking.mlflow_runs import Tracker
 from .tracking.provenance import blas_info, environment_differences, provenance_tags
 
@@ -40,11 +40,8 @@ class Logged:
 
 @quiet()
 def read_run(tracker: Tracker, run_id: str, allow_incomplete: bool = False) -> Logged:
-    from mlflow.exceptions import MlflowException
-
-    try:
-        run = tracker.client.get_run(run_id)
-    except MlflowException:
+    run = tracker.find_run(run_id)
+    if run is None:
         raise ReproduceError(f"no MLflow run {run_id!r} in {tracker.tracking_uri}") from None
     tags, params = run.data.tags, run.data.params
     missing = [k for k in ("dlcore.run_config",) if k not in tags] + \
@@ -70,12 +67,12 @@ def read_run(tracker: Tracker, run_id: str, allow_incomplete: bool = False) -> L
     cfg = RunConfig.from_logged(json.loads(tags["dlcore.run_config"]), f"run {run_id} tag dlcore.run_config")
     cfg = replace(cfg, train=replace(cfg.train, form=params["form"], blas_threads=int(params["blas_threads"])))
     try:
-        arrays = tracker.load_arrays(run_id, "curves.npz")
+        arrays = tracker.load_arrays(run_id, CURVES)
     except Exception:  # noqa: BLE001 -- any download failure means the same thing here
         raise ReproduceError(f"run {run_id} lacks what reproduction needs (its curves.npz artifact)") from None
     folds, repeats = int(params.get("folds", 1)), int(params.get("repeats", 1))
     seeds = json.loads(params["fold_seeds"]) if "fold_seeds" in params else None
-    curves = [arrays["cost"]] if "cost" in arrays else [arrays[f"cost_fold{f}"] for f in range(len(arrays))]
+    curves = curves_from_arrays(arrays)
     return Logged(run_id, run.info.experiment_id, cfg, params["data_fingerprint"], folds, curves,
                   complete, state, dict(tags), repeats, seeds)
 
@@ -182,8 +179,7 @@ def reproduce(tracker: Tracker, logged: Logged, rtol: float | None = None, evalu
                                     "form": cfg.train.form, "blas_threads": cfg.blas_threads, "seed": cfg.model.seed,
                                     "fold_seeds": run_seeds},
                     metrics={"max_abs_diff": out["max_abs_diff"], "identical": float(out["verdict"] == "identical")})
-        tracker.log_arrays(run_id, "curves.npz", **({"cost": new[0]} if len(new) == 1 else
-                                                    {f"cost_fold{f}": c for f, c in enumerate(new)}))
+        tracker.log_arrays(run_id, CURVES, **curves_to_arrays(new))
         # The final model: the configuration refit on the whole training split with the run's seed.
         refit_cfg = replace(logged.config, train=replace(logged.config.train, form="auto"))
         final = train_run(refit_cfg, make_split(refit_cfg, dataset, np.arange(dataset.Y.shape[1]), None),

@@ -1,0 +1,181 @@
+"""Worker processes: the trials of one study run in this process (``work``), in N ``dlcore worker``
+processes started and watched by a search (``run_workers``), or by workers joining from any machine
+(``join_study``). Each worker reserves its next trial under the study's lock, stops when the study holds
+its budget, and stops after its trial when the search that started it is gone.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import replace
+
+import numpy as np
+
+from .. import interrupt
+from ..quiet import quiet
+from ..reaper import close_run, reap, study_lock
+from ..tracking.trials import SearchTracker
+from .budget import BudgetExhausted, close_dead_trials, enforce_budget, started_trials, this_process
+from .objective import Objective
+from .space import SearchSpace
+from .study import load_study, make_pruner, make_sampler, make_storage, space_of, warmup_steps
+
+STORAGE_ENV = "DLCORE_WORKER_STORAGE"  # how run_workers hands the storage URL to ``dlcore worker``
+
+
+def run_workers(space, store, parent, workers: int, on_trial=None, track=True) -> list:
+    """Start ``workers`` processes of ``dlcore worker`` and wait for them, showing progress; returns the
+    exit codes of those that failed. A worker that dies leaves its trial RUNNING: it is failed (and its
+    run closed) as soon as this process sees the worker end, if another worker has not done it first.
+
+    The workers run in their own session, so a Ctrl-C in the terminal reaches this process only, which
+    forwards exactly one SIGINT to each worker: each ends its trial as FAIL and closes its run. (A second
+    SIGINT while a worker is saving its trial would interrupt the save.) Each worker is given this
+    process's pid and stops after its trial once this process is gone (SIGKILL), instead of running on.
+    The storage URL, which may hold a password, goes to the workers in their environment, not on their
+    command line, where ``ps`` shows it."""
+    cores = os.cpu_count() or 1
+    threads = max(1, cores // workers)
+    if workers * threads > cores:
+        print(f"dlcore: warning: {workers} workers on {cores} cores: one BLAS thread each still oversubscribes",
+              file=sys.stderr)
+    cmd = [sys.executable, "-m", "dlcore", "worker", "--study", space.study.name, "--tracking-uri",
+           store.tracking_uri, "--blas-threads", str(threads), "--parent-pid", str(os.getpid())]
+    if parent:
+        cmd += ["--parent-run-id", parent]
+    if not track:
+        cmd += ["--no-track"]
+    env = {**os.environ, STORAGE_ENV: str(store.storage)}
+    procs = [subprocess.Popen(cmd + ["--worker-index", str(i + 1)], env=env, start_new_session=True)
+             for i in range(workers)]
+    study = load_study(space.study.name, make_storage(store.storage))
+    lock, tracker = study_lock(store.storage, space.study.name), store.tracker() if track else None
+    seen, interrupted = sum(t.state.is_finished() for t in study.get_trials(deepcopy=False)), False
+    try:
+        ended = 0
+        while any(p.poll() is None for p in procs):
+            time.sleep(0.5)
+            if sum(p.poll() is not None for p in procs) > ended:  # a worker ended: close a trial it left
+                ended = sum(p.poll() is not None for p in procs)
+                reap(study, lock, tracker)
+            seen = _progress(study, seen, on_trial)
+            interrupt.check()
+    except KeyboardInterrupt:
+        interrupted = True
+        _stop(procs)
+    finally:
+        if not interrupted and any(p.poll() is None for p in procs):  # another error: do not leave workers behind
+            _stop(procs)
+        reap(study, lock, tracker)
+        _progress(study, seen, on_trial)
+    if interrupted:
+        raise KeyboardInterrupt
+    failed = [p.returncode for p in procs if p.returncode != 0]
+    if failed:
+        print(f"dlcore: warning: {len(failed)} of {workers} workers ended abnormally (exit {failed}): "
+              f"{', '.join(f'{socket.gethostname()}:{p.pid}' for p in procs if p.returncode != 0)}", file=sys.stderr)
+    return failed
+
+
+def _stop(procs, grace: float = 60.0):
+    """One SIGINT to each live worker, then wait; a further Ctrl-C, or ``grace`` seconds, kills the rest
+    (their trials are then failed by ``reap``)."""
+    for p in procs:
+        if p.poll() is None:
+            p.send_signal(signal.SIGINT)
+    try:
+        deadline = time.monotonic() + grace
+        for p in procs:
+            p.wait(timeout=max(0.1, deadline - time.monotonic()))
+    except (KeyboardInterrupt, subprocess.TimeoutExpired):
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+        for p in procs:
+            p.wait()
+
+
+def parent_gone(parent_pid: int | None):
+    """``stop()`` for a worker started by a search: true once that search has ended (the worker was
+    handed to another parent), so that a SIGKILLed search leaves no worker running on."""
+    return None if parent_pid is None else (lambda: os.getppid() != parent_pid)
+
+
+def _progress(study, seen: int, on_trial) -> int:
+    trials = study.get_trials(deepcopy=False)
+    finished = [t for t in trials if t.state.is_finished()]
+    for t in finished[seen:] if on_trial else []:
+        on_trial(study, t)
+    return max(seen, len(finished))
+
+
+@quiet()
+def work(space: SearchSpace, store, parent: str | None, objective=None, on_trial=None,
+         track: bool = True, worker_index: int = 0, tracker=None, history: int | None = None,
+         stop=None) -> int:
+    """Run trials of the study until it holds its budget (re-read before every trial), or ``stop()``;
+    returns how many this process ran. ``history``: the trials the sampler's seed counts as before."""
+    if track and tracker is None:
+        tracker = store.tracker()
+    hooks = None
+    if tracker is not None:
+        hooks = SearchTracker(tracker, tracker.experiment_id(space.study.name), parent, space.study.name)
+    objective = Objective(space, hooks, dataset=objective.dataset if objective else None, worker=this_process())
+    st = space.study
+    study = load_study(st.name, make_storage(store.storage), pruner=make_pruner(st.pruner, warmup_steps(space)))
+    study.sampler = make_sampler(st.sampler, sampler_seed(st, worker_index, started_trials(study)
+                                                          if history is None else history))
+    lock = study_lock(store.storage, st.name)
+    on_failed = close_run(tracker)
+    enforce_budget(study, lock, before_ask=lambda: close_dead_trials(study, on_failed), stop=stop)
+    ran = [0]
+
+    def counted(s, t):
+        ran[0] += 1
+        if on_trial:
+            on_trial(s, t)
+        interrupt.check()
+
+    try:
+        study.optimize(objective, catch=(Exception,), callbacks=[counted])
+    except BudgetExhausted:
+        pass
+    finally:
+        if hooks is not None:
+            hooks.flush()
+    return ran[0]
+
+
+def sampler_seed(st, worker_index: int, n_trials: int) -> int:
+    """The sampler's seed for a process joining a study in which ``n_trials`` have started (enqueued
+    ones still waiting do not count; for a search, the level its budget went on from, which differs
+    between concurrent searches): the study seed for the first search's own process; otherwise one
+    derived from the worker and the history, so that running a search again, or a second worker, does
+    not propose the same configurations again. QMC keeps the study seed: its scrambled sequence is the
+    study's, and Optuna continues it where it stopped."""
+    if st.sampler == "qmc" or (worker_index == 0 and n_trials == 0):
+        return st.seed
+    return int(np.random.SeedSequence([st.seed, worker_index, n_trials]).generate_state(1)[0])
+
+
+@quiet()
+def join_study(name: str, store, parent: str | None = None, blas_threads: int | None = None,
+               worker_index: int = 0, track: bool = True, parent_pid: int | None = None) -> int:
+    """``dlcore worker``: join a running study from any machine, until its budget is spent (a worker
+    adds nothing to it). Started by a search (``parent_pid``), it also stops once that search is gone."""
+    store.prepare()
+    study = load_study(name, make_storage(store.storage))
+    space = space_of(study)
+    if blas_threads:
+        space = replace(space, base=replace(space.base, train=replace(space.base.train, blas_threads=blas_threads)))
+    stop = parent_gone(parent_pid)
+    ran = work(space, store, parent or study.user_attrs.get("parent_run_id"), track=track,
+               worker_index=worker_index, stop=stop)
+    if stop is not None and stop():
+        print(f"dlcore: warning: worker {this_process()}: its search (pid {parent_pid}) is gone; stopped",
+              file=sys.stderr)
+    return ran
