@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import signal
 import threading
+import weakref
 from contextlib import contextmanager
 
 _requested = threading.Event()
@@ -18,7 +19,15 @@ _requested = threading.Event()
 
 def _handler(signum, frame):
     _requested.set()
+    if _swallowed_in(frame):
+        return  # raising here would print "Exception ignored in ..." and be dropped: check() raises it
     raise KeyboardInterrupt
+
+
+def _swallowed_in(frame) -> bool:
+    """Whether Python would swallow an exception raised in ``frame``: a weakref callback or a __del__."""
+    code = getattr(frame, "f_code", None)
+    return code is not None and (code.co_filename == weakref.__file__ or code.co_name == "__del__")
 
 
 def requested() -> bool:
