@@ -18,6 +18,7 @@ from __future__ import annotations
 import signal
 import sys
 import threading
+import weakref
 from contextlib import contextmanager
 
 _requested = threading.Event()
@@ -26,7 +27,15 @@ SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 def _handler(signum, frame):
     _requested.set()
+    if _swallowed_in(frame):
+        return  # raising here would print "Exception ignored in ..." and be dropped: check() raises it
     raise KeyboardInterrupt
+
+
+def _swallowed_in(frame) -> bool:
+    """Whether Python would swallow an exception raised in ``frame``: a weakref callback or a __del__."""
+    code = getattr(frame, "f_code", None)
+    return code is not None and (code.co_filename == weakref.__file__ or code.co_name == "__del__")
 
 
 def _remember(signum, frame):

@@ -28,8 +28,8 @@ def test_a_swallowed_interrupt_still_stops_training(monkeypatch):
     steps, ignored = [], []
     monkeypatch.setattr(sys, "unraisablehook", lambda u: ignored.append(u.exc_type))
     with interrupt.interruptible():
-        GcHook()  # the interrupt raised in __del__ goes to sys.unraisablehook ("Exception ignored") and is lost
-        assert ignored == [KeyboardInterrupt]
+        GcHook()  # a signal landing in __del__ is only remembered: raised there, Python would print
+        assert ignored == []  # "Exception ignored" (sys.unraisablehook) and drop it
         with pytest.raises(KeyboardInterrupt):
             train_run(cfg, on_step=lambda i, costs, val: steps.append(i), every=100)
     assert steps == []  # raised at the first callback, before the caller's on_step
