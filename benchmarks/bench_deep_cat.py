@@ -9,6 +9,11 @@ Loading and initialisation are not timed. Variants, in one process on the same a
   dlcore dual            form="dual": W1 = W1(0) + C X^T, exact algebra, O(n1 m^2) per iteration
   dlcore direct float32  form="direct" with X, Y, W, b in float32
   torch                  the same descent with torch.autograd, CPU, float64 (only if torch imports)
+  sklearn MLPClassifier  solver "sgd", batch_size = m, momentum 0, alpha 0, no shuffling, constant learning
+                         rate 0.0075, tol 0: the same full-batch descent, warm-started from the course's
+                         weights (one untimed fit sets up its classes and layers, then coefs_/intercepts_
+                         are set and a timed fit of N iterations runs); its loss_curve_[i] is the mean
+                         cross-entropy before update i, as J[i]; its ReLU'(0) is 0. Skipped without sklearn.
 Each variant first runs 2 untimed iterations (warm-up); times are medians of --repeats round-robin runs,
 ratios are against the course-style time of the same run, and each cost curve is compared with the
 course-style one (max |J - J_course| over all iterations).
@@ -172,6 +177,31 @@ def run_torch(X, Y, iterations):
     return time.perf_counter() - t0, costs
 
 
+def run_sklearn(X, Y, iterations):
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.neural_network import MLPClassifier
+    init = initialize_parameters_deep(LAYER_DIMS, np.random.RandomState(SEED))
+    L = len(LAYER_DIMS) - 1
+    clf = MLPClassifier(hidden_layer_sizes=LAYER_DIMS[1:-1], activation="relu", solver="sgd", alpha=0.0,
+                        batch_size=X.shape[1], learning_rate="constant", learning_rate_init=LEARNING_RATE,
+                        momentum=0.0, nesterovs_momentum=False, shuffle=False, tol=0.0,
+                        n_iter_no_change=iterations + 1, max_iter=1, warm_start=True, random_state=0)
+    Xs, y = X.T, Y.ravel().astype(int)  # sklearn: examples in rows, 1-D labels
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf.fit(Xs, y)  # untimed: one step from sklearn's own weights sets up classes and layer shapes
+        clf.coefs_ = [init[f"W{l}"].T.copy() for l in range(1, L + 1)]
+        clf.intercepts_ = [init[f"b{l}"].ravel().copy() for l in range(1, L + 1)]
+        clf.set_params(max_iter=iterations)
+        t0 = time.perf_counter()
+        clf.fit(Xs, y)  # warm start from coefs_, intercepts_
+        seconds = time.perf_counter() - t0
+    assert clf.n_iter_ == iterations, clf.n_iter_
+    return seconds, np.array(clf.loss_curve_[-iterations:])
+
+
 # ---- report ----------------------------------------------------------------------------------------
 
 def header():
@@ -200,6 +230,7 @@ def main(argv=None):
     p.add_argument("--iterations", type=int, default=2500, help="iterations per run (default 2500)")
     p.add_argument("--repeats", type=int, default=1, help="runs per variant; the median time is shown")
     p.add_argument("--skip-course", action="store_true", help="skip the slow course-style run")
+    p.add_argument("--skip-sklearn", action="store_true", help="skip the slow scikit-learn MLPClassifier run")
     p.add_argument("--json", metavar="FILE", help="also write the measured numbers to FILE")
     args = p.parse_args(argv)
     if args.iterations < 1 or args.repeats < 1:
@@ -237,6 +268,16 @@ def main(argv=None):
     except ImportError:
         torch_note = "torch: skipped (not installed; `pip install torch` to add a CPU autograd comparison)"
 
+    if args.skip_sklearn:
+        sklearn_note = "sklearn: skipped (--skip-sklearn)"
+    else:
+        try:
+            import sklearn
+            variants[f"sklearn {sklearn.__version__} MLP"] = lambda n: run_sklearn(X, Y, n)
+            sklearn_note = "sklearn: MLPClassifier, sgd, batch_size = m, momentum 0, alpha 0, no shuffle, warm start"
+        except ImportError:
+            sklearn_note = "sklearn: skipped (not installed; `pip install scikit-learn` for the MLPClassifier arm)"
+
     for run in variants.values():  # warm-up: BLAS threads, first touch of memory
         run(2)
     times, curves = {name: [] for name in variants}, {}
@@ -256,6 +297,11 @@ def main(argv=None):
                 f"  ({r:.1f}x faster than course-style)" if r >= 1 else f"  ({1 / r:.1f}x slower than course-style)")
         print(f"  {name + ':':<26}{s:8.2f} s  {1e3 * s / args.iterations:7.2f} ms/iter{base}")
     print(torch_note)
+    print(sklearn_note)
+    mlp = next((name for name in median if name.startswith("sklearn")), None)
+    if mlp:
+        for name in (n for n in median if n.startswith("dlcore")):
+            print(f"  {name + ':':<26}{median[mlp] / median[name]:8.1f}x faster than MLPClassifier")
 
     print("\ncost curves:" + ("" if course is not None else " (no course-style curve: --skip-course)"))
     results = {}
@@ -265,16 +311,22 @@ def main(argv=None):
         note = "" if ref is None else f"  ({ref:+.1e} vs reference)"
         note += "" if diff is None else f"   max |J - J_course| {diff:.2e}"
         note += "  (float32, for information)" if "float32" in name and diff is not None else ""
+        if mlp and name != mlp:
+            vs_mlp = float(np.max(np.abs(costs - curves[mlp])))
+            note += f"   max |J - J_MLP| {vs_mlp:.2e}"
         print(f"  {name + ':':<26}final J {costs[-1]:.15f}{note}")
         results[name] = {"seconds_median": median[name], "seconds_all": times[name],
                          "speedup_vs_course": course_s / median[name] if course_s else None,
                          "final_cost": float(costs[-1]), "final_cost_minus_reference": ref,
-                         "max_abs_cost_diff_vs_course": diff}
+                         "max_abs_cost_diff_vs_course": diff,
+                         "max_abs_cost_diff_vs_mlp": float(np.max(np.abs(costs - curves[mlp]))) if mlp else None,
+                         "speedup_vs_mlp": median[mlp] / median[name] if mlp else None}
     if args.iterations == 2500:
         print(f"  {'reference:':<26}final J {REFERENCE_FINAL_COST:.15f}  (runs.deep_cat, course_results.json)")
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"info": info, "iterations": args.iterations, "repeats": args.repeats, "torch": torch_note,
+                       "sklearn": sklearn_note,
                        "reference_final_cost": REFERENCE_FINAL_COST, "results": results}, f, indent=1)
         print(f"\nwrote {args.json}")
 

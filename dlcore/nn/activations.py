@@ -2,6 +2,9 @@
 
 Every entry maps a pre-activation ``Z`` (n[l], m) to ``A = g(Z)`` (n[l], m), and gives the
 derivative ``g'(Z)`` from ``Z`` and the already computed ``A`` (so sigmoid and tanh reuse ``A``).
+Both take an optional ``out`` array of Z's shape and write into it (the training loop reuses its
+arrays); each numpy operation is one call, since on a net's small arrays the calls cost more than
+the arithmetic.
 
 The value of ReLU'(0) and leaky-ReLU'(0) is a model setting, ``relu_grad_at_zero``:
 the course notes take 1, the course's published code takes 0 (``dZ[Z <= 0] = 0``), and exact
@@ -9,6 +12,7 @@ zeros do occur in ``Z``, so the two give different training curves. Default 1, a
 """
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Callable
@@ -18,7 +22,7 @@ import numpy as np
 LEAK = 0.01  # slope of leaky ReLU for z < 0
 
 
-
+@functools.cache
 def _sigmoid_bounds(dtype):
     """(clip, exp_min): beyond |z| = clip the course's formula would overflow in e^(-z) (700 for
     float64, 79 for float32); below exp_min, e^z leaves the normal range (-708 and -87)."""
@@ -26,81 +30,98 @@ def _sigmoid_bounds(dtype):
     return math.floor(math.log(info.max)) - 9, math.ceil(math.log(info.tiny))
 
 
-def sigmoid(Z):
+def sigmoid(Z, out=None):
     """sigmoid(z) = 1 / (1 + e^(-z)), with no overflow, underflow or warning for any finite z.
 
-    For |z| <= 700 (float64) this is the course's formula bit for bit. Above, it is 1 to double
-    precision; below, sigmoid(z) = e^z / (1 + e^z) = e^z, and 0 once e^z would leave the normal range.
+    For z >= -700 (float64) this is the course's formula bit for bit (above 700, e^(-z) is too small
+    to change 1 + e^(-z)). Below, sigmoid(z) = e^z / (1 + e^z) = e^z, and 0 once e^z would leave the
+    normal range. ``out`` (the shape of Z) receives A when given.
     """
     Z = np.asarray(Z)
-    if not np.issubdtype(Z.dtype, np.floating):
+    if Z.dtype.kind != "f":
         Z = Z.astype(np.float64)
     clip, exp_min = _sigmoid_bounds(Z.dtype)
+    if not (Z.size and Z.min() < -clip):  # the course's formula, one ufunc call per operation
+        A = np.negative(Z, out=out)
+        np.exp(A, out=A)
+        A += 1.0
+        return np.divide(1.0, A, out=A)
     A = 1.0 / (1.0 + np.exp(-np.clip(Z, -clip, clip)))
-    low = Z < -clip
-    if np.any(low):
-        tail = np.exp(np.clip(Z, exp_min, 0.0))
-        A = np.where(low, np.where(Z < exp_min, 0.0, tail), A).astype(A.dtype, copy=False)
+    tail = np.exp(np.clip(Z, exp_min, 0.0))
+    A = np.where(Z < -clip, np.where(Z < exp_min, 0.0, tail), A).astype(A.dtype, copy=False)
+    if out is None:
+        return A
+    out[...] = A
+    return out
+
+
+def sigmoid_grad(Z, A, at_zero=1.0, out=None):
+    """sigmoid'(z) = a (1 - a); sigmoid'(0) = 1/4."""
+    G = np.subtract(1.0, A, out=out)
+    G *= A
+    return G
+
+
+def tanh(Z, out=None):
+    """tanh(z) = (e^z - e^-z) / (e^z + e^-z)."""
+    return np.tanh(Z, out=out)
+
+
+def tanh_grad(Z, A, at_zero=1.0, out=None):
+    """tanh'(z) = 1 - a^2; tanh'(0) = 1."""
+    G = np.multiply(A, A, out=out)
+    return np.subtract(1.0, G, out=G)
+
+
+def relu(Z, out=None):
+    """relu(z) = max(0, z)."""
+    return np.maximum(0, Z, out=out)
+
+
+def relu_grad(Z, A, at_zero=1.0, out=None):
+    """relu'(z) = 1 for z > 0, 0 for z < 0, and ``at_zero`` at z = 0 (notes: 1, course code: 0):
+    1{z >= 0} or 1{z > 0}, written as 1.0 and 0.0 in A's dtype."""
+    if out is None:
+        out = np.empty_like(A)
+    return np.greater_equal(Z, 0, out=out) if at_zero else np.greater(Z, 0, out=out)
+
+
+def leaky_relu(Z, out=None):
+    """leaky_relu(z) = z for z > 0, 0.01 z otherwise."""
+    A = np.multiply(LEAK, Z, out=out)
+    np.copyto(A, Z, where=Z > 0)
     return A
 
 
-def sigmoid_grad(Z, A, at_zero=1.0):
-    """sigmoid'(z) = a (1 - a); sigmoid'(0) = 1/4."""
-    return A * (1.0 - A)
-
-
-def tanh(Z):
-    """tanh(z) = (e^z - e^-z) / (e^z + e^-z)."""
-    return np.tanh(Z)
-
-
-def tanh_grad(Z, A, at_zero=1.0):
-    """tanh'(z) = 1 - a^2; tanh'(0) = 1."""
-    return 1.0 - A * A
-
-
-def relu(Z):
-    """relu(z) = max(0, z)."""
-    return np.maximum(0, Z)
-
-
-def relu_grad(Z, A, at_zero=1.0):
-    """relu'(z) = 1 for z > 0, 0 for z < 0, and ``at_zero`` at z = 0 (notes: 1, course code: 0)."""
-    one = np.ones((), dtype=A.dtype)
-    zero = np.zeros((), dtype=A.dtype)
-    G = np.where(Z > 0, one, zero)
-    if at_zero:
-        G[Z == 0] = at_zero
-    return G
-
-
-def leaky_relu(Z):
-    """leaky_relu(z) = z for z > 0, 0.01 z otherwise."""
-    return np.where(Z > 0, Z, LEAK * Z)
-
-
-def leaky_relu_grad(Z, A, at_zero=1.0):
+def leaky_relu_grad(Z, A, at_zero=1.0, out=None):
     """leaky_relu'(z) = 1 for z > 0, 0.01 for z < 0, and ``at_zero`` at z = 0 (notes: 1)."""
-    G = np.where(Z > 0, np.ones((), dtype=A.dtype), np.asarray(LEAK, dtype=A.dtype))
-    G[Z == 0] = at_zero
-    return G
+    if out is None:
+        out = np.empty_like(A)
+    out[...] = LEAK
+    np.copyto(out, 1.0, where=Z >= 0 if at_zero else Z > 0)
+    if not at_zero:
+        np.copyto(out, 0.0, where=Z == 0)
+    return out
 
 
-def linear(Z):
-    """linear(z) = z (the output of a regression net)."""
+def linear(Z, out=None):
+    """linear(z) = z (the output of a regression net): Z itself, ``out`` unused."""
     return Z
 
 
-def linear_grad(Z, A, at_zero=1.0):
+def linear_grad(Z, A, at_zero=1.0, out=None):
     """linear'(z) = 1."""
-    return np.ones_like(A)
+    if out is None:
+        return np.ones_like(A)
+    out[...] = 1.0
+    return out
 
 
 @dataclass(frozen=True)
 class Activation:
     name: str
-    value: Callable  # Z -> A
-    grad: Callable   # (Z, A, at_zero) -> g'(Z)
+    value: Callable  # (Z, out=None) -> A
+    grad: Callable   # (Z, A, at_zero, out=None) -> g'(Z)
 
 
 ACTIVATIONS: dict[str, Activation] = {

@@ -48,17 +48,89 @@ class Architecture:
         return activations.get(self.output_activation if l == self.L else self.hidden_activation)
 
 
-def forward(W, b, X, arch: Architecture, Z1=None):
+class Workspace:
+    """The arrays of a forward and a backward pass over m examples, made once and overwritten by
+    every call given them (the iterations of training), so that an iteration allocates nothing:
+    Z[l], A[l], g'[l](Z[l]) of the hidden layers, dZ[l], dW[l] and db[l]; lists 0-based like W.
+    The dZ[l] are row blocks of one array ``dZ_rows`` (so every db[l] is one sum), and db[1..L],
+    dW[2..L] are views of one flat ``grad`` (so 1/m, and the update, are one operation each; the
+    training loop keeps b and W[2..L] as views of a ``theta`` of the same layout, see ``pack``).
+    dW[1] (n[1], n_x) is made on first use: the dual form of the first layer never needs it."""
+
+    def __init__(self, arch: Architecture, m: int, dtype):
+        n, L = arch.layer_dims, arch.L
+        self.dtype = np.dtype(dtype)
+        self.g = [arch.activation(l) for l in range(1, L + 1)]
+        self.Z = [np.empty((n[l], m), dtype) for l in range(1, L + 1)]
+        self.A = [np.empty((n[l], m), dtype) for l in range(1, L + 1)]
+        self.G = [np.empty((n[l], m), dtype) for l in range(1, L)]
+        self.dZ_rows = np.empty((sum(n[1:]), m), dtype)
+        self.dZ = _blocks(self.dZ_rows.ravel(), [(n[l], m) for l in range(1, L + 1)])
+        self.shapes = [(n[l], 1) for l in range(1, L + 1)] + [(n[l], n[l - 1]) for l in range(2, L + 1)]
+        self.grad = np.empty(sum(r * c for r, c in self.shapes), dtype)
+        views = _blocks(self.grad, self.shapes)
+        self.db, self.dW = views[:L], [None] + views[L:]
+        self.db_rows = self.grad[:sum(n[1:])].reshape(-1, 1)  # db[1..L] stacked, as dZ_rows
+
+    def pack(self, W, b):
+        """theta, a flat copy of b[1..L] and W[2..L] laid out as ``grad``, and views of it in place
+        of those arrays in the lists W and b (``unpack`` copies them back)."""
+        params = list(b) + list(W[1:])  # theta keeps their dtype, so each update rounds as before
+        theta = np.concatenate([P.ravel() for P in params]).astype(np.result_type(*params), copy=False)
+        views = _blocks(theta, self.shapes)
+        L = len(b)
+        originals = list(W), list(b)
+        b[:], W[1:] = views[:L], views[L:]
+        return theta, originals
+
+    @staticmethod
+    def unpack(W, b, originals):
+        """Copy the values of the views back into the caller's arrays and put those in the lists."""
+        for lst, orig in zip((W, b), originals):
+            for l, P in enumerate(orig):
+                if lst[l] is not P:
+                    np.copyto(P, lst[l], casting="unsafe")
+                    lst[l] = P
+
+    @classmethod
+    def for_arrays(cls, arch: Architecture, *arrays):
+        """A workspace for the examples of arrays[0], in the dtype numpy would give their products."""
+        return cls(arch, arrays[0].shape[1], np.result_type(*arrays))
+
+    def dW1(self, shape):
+        if self.dW[0] is None:
+            self.dW[0] = np.empty(shape, self.dtype)
+        return self.dW[0]
+
+
+def _blocks(flat, shapes):
+    """Consecutive views of the 1-D array ``flat`` with the given 2-D shapes."""
+    views, start = [], 0
+    for r, c in shapes:
+        views.append(flat[start:start + r * c].reshape(r, c))
+        start += r * c
+    return views
+
+
+def forward(W, b, X, arch: Architecture, Z1=None, ws: Workspace | None = None):
     """Z[l] = W[l] A[l-1] + b[l], A[l] = g[l](Z[l]) for l = 1..L, with A[0] = X.
 
     Returns the lists ``Zs, As`` (the caches of the backward pass); ``As[-1]`` is AL (n[L], m).
-    ``Z1`` may be given precomputed (the dual form of the first layer does so).
+    ``Z1`` may be given precomputed (the dual form of the first layer does so). The arrays are
+    those of ``ws`` when given (overwritten by the next call), else new ones.
     """
+    if ws is None:
+        X = np.asarray(X)
+        ws = Workspace.for_arrays(arch, X, *W, *b)
     Zs, As = [], []
     A = X
     for l in range(1, arch.L + 1):
-        Z = Z1 if (l == 1 and Z1 is not None) else W[l - 1] @ A + b[l - 1]  # (n[l], m)
-        A = arch.activation(l).value(Z)
+        if l == 1 and Z1 is not None:
+            Z = Z1
+        else:
+            Z = np.matmul(W[l - 1], A, out=ws.Z[l - 1])  # W[l] A[l-1]  (n[l], m)
+            Z += b[l - 1]                                # + b[l]
+        A = ws.g[l - 1].value(Z, out=ws.A[l - 1])
         Zs.append(Z)
         As.append(A)
     return Zs, As
@@ -79,12 +151,12 @@ def cost(ZL, AL, Y, output_activation: str = "sigmoid") -> float:
     """
     m = Y.shape[1]
     if output_activation == "sigmoid":
-        return float(np.sum(_softplus(ZL) - Y * ZL) / m)
+        return float((_softplus(ZL) - Y * ZL).sum() / m)
     D = AL - Y
-    return float(np.sum(D * D) / (2 * m))
+    return float((D * D).sum() / (2 * m))
 
 
-def backward(W, Zs, As, X, Y, arch: Architecture, need_dW1: bool = True):
+def backward(W, Zs, As, X, Y, arch: Architecture, need_dW1: bool = True, ws: Workspace | None = None):
     """Gradients of J for every layer, from the caches of ``forward``.
 
     dZ[L] = A[L] - Y
@@ -93,23 +165,31 @@ def backward(W, Zs, As, X, Y, arch: Architecture, need_dW1: bool = True):
     dZ[l-1] = W[l]^T dZ[l] * g'[l-1](Z[l-1])
     dA[0] = W[1]^T dZ[1] is never computed: nothing uses it. With ``need_dW1=False`` dW[1] is
     skipped as well (the dual form updates the first layer from dZ[1] alone).
-    Returns lists ``dW, db`` (0-based like W) and dZ[1].
+    Returns lists ``dW, db`` (0-based like W) and dZ[1]: arrays of ``ws`` when given (overwritten by
+    the next call), else new ones. (1/m) is applied after the sum, as the course does, to keep its bits.
     """
     L, m = arch.L, Y.shape[1]
+    if ws is None:
+        ws = Workspace.for_arrays(arch, As[-1], X, Y, *W)
+    inv_m = 1.0 / m
     dW, db = [None] * L, [None] * L
-    dZ = As[-1] - Y  # (n[L], m)
+    dZ = np.subtract(As[-1], Y, out=ws.dZ[L - 1])  # (n[L], m)
     for l in range(L, 0, -1):
         A_prev = As[l - 2] if l > 1 else X
         if l > 1 or need_dW1:
-            dW[l - 1] = 1.0 / m * (dZ @ A_prev.T)  # (n[l], n[l-1])
-        db[l - 1] = 1.0 / m * np.sum(dZ, axis=1, keepdims=True)  # (n[l], 1)
+            out = ws.dW[l - 1] if l > 1 else ws.dW1((dZ.shape[0], X.shape[0]))
+            dW[l - 1] = np.matmul(dZ, A_prev.T, out=out)  # dZ[l] A[l-1]^T   (n[l], n[l-1])
         if l > 1:
-            g = arch.activation(l - 1)
-            dZ_prev = W[l - 1].T @ dZ  # dA[l-1], (n[l-1], m)
-            dZ_prev *= g.grad(Zs[l - 2], As[l - 2], arch.relu_grad_at_zero)
+            dZ_prev = np.matmul(W[l - 1].T, dZ, out=ws.dZ[l - 2])  # dA[l-1], (n[l-1], m)
+            dZ_prev *= ws.g[l - 2].grad(Zs[l - 2], As[l - 2], arch.relu_grad_at_zero, out=ws.G[l - 2])
             dZ1 = dZ = dZ_prev
         else:
             dZ1 = dZ
+    ws.dZ_rows.sum(axis=1, keepdims=True, out=ws.db_rows)  # sum over examples of dZ[l], every l
+    ws.grad *= inv_m                                      # (1/m) for db[1..L] and dW[2..L]
+    if need_dW1:
+        dW[0] *= inv_m
+    db = list(ws.db)
     return dW, db, dZ1
 
 

@@ -14,13 +14,14 @@ to rounding, while an iteration costs O(n1 m^2) instead of O(n1 n_x m).
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
 import numpy as np
 
 from .checks import check_params, check_xy
-from .model import Architecture, backward, cost, forward
+from .model import Architecture, Workspace, backward, cost, forward
 
 FORMS = ("auto", "direct", "dual")
 
@@ -33,8 +34,10 @@ class DirectFirstLayer:
     def __init__(self, W1, X, X_val=None):
         self.W1, self.X, self.X_val = W1, X, X_val
 
-    def z1(self, b1):
-        return self.W1 @ self.X + b1  # (n1, m)
+    def z1(self, b1, out=None):
+        Z1 = np.matmul(self.W1, self.X, out=out)  # (n1, m)
+        Z1 += b1
+        return Z1
 
     def z1_val(self, b1):
         return self.W1 @ self.X_val + b1
@@ -60,8 +63,11 @@ class DualFirstLayer:
             self.P_val = W1 @ X_val             # (n1, m_val)
             self.K_val = X.T @ X_val            # (m, m_val)
 
-    def z1(self, b1):
-        return self.P + self.C @ self.K + b1
+    def z1(self, b1, out=None):
+        Z1 = np.matmul(self.C, self.K, out=out)  # P + C K + b1, in that order
+        Z1 += self.P
+        Z1 += b1
+        return Z1
 
     def z1_val(self, b1):
         return self.P_val + self.C @ self.K_val + b1
@@ -134,37 +140,40 @@ def gradient_descent(X, Y, W, b, arch: Architecture, learning_rate: float, itera
     costs = np.empty(iterations, dtype=np.float64)
     result = TrainResult(W, b, costs[:0], form=form)
     out = arch.output_activation
+    ws = Workspace.for_arrays(arch, X, Y, *W, *b)  # the arrays every iteration writes into
+    theta, originals = ws.pack(W, b)
     with np.errstate(all="ignore"):
-        for i in range(iterations):
-            Zs, As = forward(W, b, X, arch, Z1=first.z1(b[0]))
-            costs[i] = J = cost(Zs[-1], As[-1], Y, out)
-            if not np.isfinite(J) or J > explode_factor * max(costs[0], 1e-12):
-                result.status, result.reason = "diverged", f"cost {J:.4g} at iteration {i}"
-                result.costs = costs[: i + 1]
-                break
-            if on_step is not None and ((i + 1) % every == 0 or i == iterations - 1):
-                val = None
-                if X_val is not None:
-                    Zv, Av = forward(W, b, X_val, arch, Z1=first.z1_val(b[0]))
-                    val = Validation(cost(Zv[-1], Av[-1], Y_val, out), Av[-1])
-                    result.val_iterations.append(i)
-                    result.val_costs.append(val.cost)
-                if not _finite(first, W, b):
-                    result.status, result.reason = "diverged", f"non-finite parameters at iteration {i}"
+        try:
+            for i in range(iterations):
+                Zs, As = forward(W, b, X, arch, Z1=first.z1(b[0], out=ws.Z[0]), ws=ws)
+                costs[i] = J = cost(Zs[-1], As[-1], Y, out)
+                if not math.isfinite(J) or J > explode_factor * max(costs[0], 1e-12):
+                    result.status, result.reason = "diverged", f"cost {J:.4g} at iteration {i}"
                     result.costs = costs[: i + 1]
                     break
-                if on_step(i, costs[: i + 1], val) is False:
-                    result.status, result.reason = "stopped", f"stopped by callback at iteration {i}"
-                    result.costs = costs[: i + 1]
-                    break
-            dW, db, dZ1 = backward(W, Zs, As, X, Y, arch, need_dW1=False)
-            for l in range(1, arch.L):
-                W[l] -= learning_rate * dW[l]
-            for l in range(arch.L):
-                b[l] -= learning_rate * db[l]
-            first.update(dZ1, learning_rate, m)
-        else:
-            result.costs = costs
+                if on_step is not None and ((i + 1) % every == 0 or i == iterations - 1):
+                    val = None
+                    if X_val is not None:
+                        Zv, Av = forward(W, b, X_val, arch, Z1=first.z1_val(b[0]))
+                        val = Validation(cost(Zv[-1], Av[-1], Y_val, out), Av[-1])
+                        result.val_iterations.append(i)
+                        result.val_costs.append(val.cost)
+                    if not _finite(first, W, b):
+                        result.status, result.reason = "diverged", f"non-finite parameters at iteration {i}"
+                        result.costs = costs[: i + 1]
+                        break
+                    if on_step(i, costs[: i + 1], val) is False:
+                        result.status, result.reason = "stopped", f"stopped by callback at iteration {i}"
+                        result.costs = costs[: i + 1]
+                        break
+                dW, db, dZ1 = backward(W, Zs, As, X, Y, arch, need_dW1=False, ws=ws)
+                ws.grad *= learning_rate  # W[l] -= alpha dW[l] (l >= 2), b[l] -= alpha db[l]: all at once,
+                theta -= ws.grad          # as b and W[2..L] are views of theta laid out as grad
+                first.update(dZ1, learning_rate, m)
+            else:
+                result.costs = costs
+        finally:  # the caller's arrays get the values, even if on_step raised
+            Workspace.unpack(W, b, originals)
         W[0] = first.weights()
         if result.status == "completed" and not _finite(first, W, b):
             result.status, result.reason = "diverged", "non-finite parameters at the end"
