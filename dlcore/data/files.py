@@ -124,7 +124,7 @@ def load_npz(path: str):
         if isinstance(e, DataError):
             raise
         if "allow_pickle" in str(e):
-            raise DataError(f"{file}: holds pickled (object) data, which dlcore never loads") from None
+            raise DataError(f"{file}: holds pickled (object) data; dlcore reads .npz files without pickles") from None
         raise DataError(f"{file}: not a valid .npz ({str(e).splitlines()[0] if str(e) else type(e).__name__})") from None
     if x.ndim != 2 or y.size != x.shape[0]:
         raise DataError(f"{file}: expected X (m, n_x) and Y (m,); got {x.shape} and {y.shape}")
