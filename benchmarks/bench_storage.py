@@ -4,7 +4,7 @@ K worker processes (1 and 2 by default) each run N trials of a trivial objective
 5 parameters, report and ask should_prune a few steps, return a number) sharing one study, created once
 before the workers start, in
 
-  sqlite   dlcore's storage as ``dlcore search`` builds it (``dlcore.search.study.make_storage``): Optuna's
+  sqlite   dlcore's storage as ``dlcore search`` builds it (``dlcore.search.storage.make_storage``): Optuna's
            RDBStorage on SQLite with the heartbeat and BEGIN IMMEDIATE transactions
   journal  Optuna's JournalStorage with a JournalFileBackend (its default lock)
 
@@ -49,7 +49,7 @@ def make(kind: str, path: Path):
     if kind == "memory":
         return None
     if kind == "sqlite":
-        from dlcore.search.study import make_storage
+        from dlcore.search.storage import make_storage
 
         return make_storage(f"sqlite:///{path}")
     if kind == "sqlite-plain":
@@ -209,7 +209,7 @@ def main(argv=None) -> int:
 
     import numpy as np
     import optuna
-    from dlcore.search.study import HEARTBEAT_INTERVAL
+    from dlcore.search.storage import HEARTBEAT_INTERVAL
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)

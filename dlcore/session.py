@@ -14,7 +14,8 @@ from .reaper import close_stale_runs, reap, study_lock
 from .search.budget import leave, raise_budget, this_process
 from .search.objective import Objective
 from .search.space import NAME_RE, SearchSpace, space_to_doc
-from .search.study import check_study, make_storage, open_study, redact
+from .search.storage import make_storage, redact
+from .search.study import check_study, open_study
 from .search.workers import run_workers, work
 from .store import Store
 from .tracking.mlflow_runs import Tracker

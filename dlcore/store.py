@@ -65,7 +65,7 @@ class Store:
         are built, whole, by their first user (``make_storage``, ``Tracker``), so ``--no-track``
         creates no mlflow.db."""
         from .preflight import check_backends
-        from .search.study import check_optuna_db
+        from .search.storage import check_optuna_db
         from .sqlite_files import sqlite_path
         from .tracking.store import check_mlflow_db
 
@@ -82,7 +82,7 @@ class Store:
 
     def read_storage(self):
         """Optuna's storage opened read-only, for the commands that only read; never creates one."""
-        from .search.study import make_storage
+        from .search.storage import make_storage
 
         if "storage" in self.custom:
             check_existing_sqlite(self.storage, "--storage")

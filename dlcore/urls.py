@@ -14,7 +14,7 @@ TRACKING_SCHEMES = ("http", "https", "sqlite", "postgresql", "mysql", "mssql")
 
 def check_storage(url: str) -> None:
     """An Optuna storage dlcore can use: SQLite on a file or PostgreSQL, with its driver installed."""
-    from .search.study import check_storage_url
+    from .search.storage import check_storage_url
 
     check_storage_url(url)
 
@@ -27,7 +27,7 @@ def check_tracking_uri(uri: str) -> None:
         raise ConfigError(f"--tracking-uri {uri}: MLflow's file store is not supported (MLflow 3 refuses it); "
                           "use sqlite:///PATH/mlflow.db or http://HOST:PORT, or --store DIR")
     if scheme == "sqlite":
-        from .search.study import in_memory_sqlite
+        from .search.storage import in_memory_sqlite
 
         if in_memory_sqlite(uri):
             raise ConfigError(f"--tracking-uri {uri} is in memory, which lives and dies with one process: "

@@ -148,7 +148,7 @@ def close_dead_trials(study, on_failed=None) -> list:
     heartbeat's grace is over. Optuna's own check would fail it too, but without a reason."""
     from optuna.trial import TrialState
 
-    from .study import stale_trial_ids
+    from .storage import stale_trial_ids
 
     me, stale, failed = this_process(), set(stale_trial_ids(study)), []
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):

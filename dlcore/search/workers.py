@@ -22,7 +22,8 @@ from ..tracking.trials import SearchTracker
 from .budget import BudgetExhausted, close_dead_trials, enforce_budget, started_trials, this_process
 from .objective import Objective
 from .space import SearchSpace
-from .study import load_study, make_pruner, make_sampler, make_storage, space_of, warmup_steps
+from .storage import make_storage
+from .study import load_study, make_pruner, make_sampler, space_of, warmup_steps
 
 STORAGE_ENV = "DLCORE_WORKER_STORAGE"  # how run_workers hands the storage URL to ``dlcore worker``
 
