@@ -135,10 +135,10 @@ def reproduce(run, *, store=None, evaluate_test: bool = False, seeds: int = 0, r
     bit for bit; with ``evaluate_test`` the refit meets the locked test split, with ``seeds`` K fresh
     seeds say how much of its score was luck. ``log=False`` logs no run and no model; a read-only store
     is reproduced all the same, logging nothing (``Reproduction.read_only``)."""
-    from .reproduction import read_run
+    from .reproduction import check_options, read_run
     from .reproduction import reproduce as _reproduce
 
-    check_reproduce_options(seeds, rtol, register)
+    check_options(seeds, rtol, register)
     run_id = _run_id(run)
     tracker, read_only = as_store(store).read_tracker()
     logged = read_run(tracker, run_id, allow_incomplete)
@@ -151,20 +151,6 @@ def reproduce(run, *, store=None, evaluate_test: bool = False, seeds: int = 0, r
                         None if fd is None else (fd["fold"], fd["iteration"]), metrics,
                         out.get("reproduction_run_id"), out.get("model_uri"), out.get("seeds"),
                         tuple(out.get("environment", ())), None if read_only is None else str(read_only), out)
-
-
-def check_reproduce_options(seeds: int, rtol: float | None, register: str | None) -> None:
-    """The rules for reproduce's options, checked before any work (CLI and API alike)."""
-    import math
-
-    from .tracking.models import model_name_problem
-
-    if seeds < 0:
-        raise ReproduceError(f"--seeds must be >= 0 (got {seeds})")
-    if rtol is not None and not (math.isfinite(rtol) and rtol >= 0):
-        raise ReproduceError(f"--rtol must be a finite number >= 0 (got {rtol})")
-    if register is not None and (problem := model_name_problem(register)):
-        raise ReproduceError(f"--register {register!r}: {problem}")
 
 
 def _run_id(run) -> str:

@@ -133,20 +133,22 @@ def verdict_line(out: dict) -> str:
     return "; ".join([line, *env])
 
 
-@quiet()
-def reproduce(tracker: Tracker, logged: Logged, rtol: float | None = None, evaluate_test: bool = False,
-              seeds: int = 0, register: str | None = None, log: bool = True) -> dict:
-    """Train the logged run again and compare; then log a reproduction run (refit model, seeds) that
-    ends FINISHED, or FAILED on an error (KILLED on Ctrl-C). Bad arguments are refused before any work.
-    ``log=False`` (a read-only store) does the same work and logs nothing: the verdict is the point."""
-    from .tracking.models import log_model, model_name_problem
+def check_options(seeds: int, rtol: float | None, register: str | None, log: bool = True) -> None:
+    """The rules for reproduce's options, checked before any work (the CLI and the API call this)."""
+    from .tracking.models import model_name_problem
 
+    if seeds < 0:
+        raise ReproduceError(f"--seeds must be >= 0 (got {seeds})")
     if rtol is not None and not (math.isfinite(rtol) and rtol >= 0):
-        raise ReproduceError(f"rtol must be a finite number >= 0 (got {rtol})")
+        raise ReproduceError(f"--rtol must be a finite number >= 0 (got {rtol})")
     if register is not None and (problem := model_name_problem(register)):
-        raise ReproduceError(f"registered model name {register!r}: {problem}")
+        raise ReproduceError(f"--register {register!r}: {problem}")
     if register is not None and not log:
         raise ReproduceError(f"--register {register}: the store is read-only, so no model can be registered")
+
+
+def _dataset_of(logged: Logged, evaluate_test: bool):
+    """The run's dataset, loaded again and refused unless it is the one logged (by fingerprint)."""
     cfg = logged.config
     dataset = load_dataset(cfg)
     if dataset.fingerprint != logged.fingerprint:
@@ -155,20 +157,37 @@ def reproduce(tracker: Tracker, logged: Logged, rtol: float | None = None, evalu
     check_labels(cfg, dataset)
     if evaluate_test and not dataset.has_test:
         raise ReproduceError(f"dataset {dataset.name!r} has no test split (set data.test_fraction when searching)")
-    folds = folds_for(cfg, dataset, logged.folds, logged.repeats)
-    run_seeds = logged.seeds if logged.seeds is not None else [cfg.model.seed] * len(folds)  # as logged
-    new = []
+    return dataset
+
+
+def replay(logged: Logged, dataset, folds: list, run_seeds: list) -> list:
+    """Each fold's cost curve trained again from its logged seed (as far as the logged one went, for an
+    incomplete run): the same code path as the original."""
+    cfg, new = logged.config, []
     for (tr, va), old, seed in zip(folds, logged.curves, run_seeds):
         fold_cfg = replace(cfg, model=replace(cfg.model, seed=seed))
         if not logged.complete:
             fold_cfg = replace(fold_cfg, train=replace(cfg.train, iterations=len(old)))
         new.append(train_run(fold_cfg, make_split(fold_cfg, dataset, tr, va)).result.costs)
+    return new
+
+
+@quiet()
+def reproduce(tracker: Tracker, logged: Logged, rtol: float | None = None, evaluate_test: bool = False,
+              seeds: int = 0, register: str | None = None, log: bool = True) -> dict:
+    """Train the logged run again and compare; then log a reproduction run (refit model, seeds) that
+    ends FINISHED, or FAILED on an error (KILLED on Ctrl-C). Bad arguments are refused before any work.
+    ``log=False`` (a read-only store) does the same work and logs nothing: the verdict is the point."""
+    check_options(seeds, rtol, register, log)
+    cfg = logged.config
+    dataset = _dataset_of(logged, evaluate_test)
+    folds = folds_for(cfg, dataset, logged.folds, logged.repeats)
+    run_seeds = logged.seeds if logged.seeds is not None else [cfg.model.seed] * len(folds)  # as logged
+    new = replay(logged, dataset, folds, run_seeds)
     out = {"run_id": logged.run_id, **compare(new, logged.curves, rtol), "folds": len(new),
            "iterations": [len(c) for c in logged.curves],
            "environment": environment_facts(logged.tags or {}, cfg.blas_threads)}
-
-    if not log:
-        tracker = _NoLog()
+    tracker = tracker if log else _NoLog()
     run_id = tracker.start_run(logged.experiment_id, f"reproduce-{logged.run_id[:8]}", {
         "dlcore.kind": "reproduction", "dlcore.reproduces": logged.run_id, "dlcore.verdict": out["verdict"],
         "dlcore.environment_differences": "; ".join(out["environment"]) or "none",
@@ -180,27 +199,35 @@ def reproduce(tracker: Tracker, logged: Logged, rtol: float | None = None, evalu
                                     "fold_seeds": run_seeds},
                     metrics={"max_abs_diff": out["max_abs_diff"], "identical": float(out["verdict"] == "identical")})
         tracker.log_arrays(run_id, CURVES, **curves_to_arrays(new))
-        # The final model: the configuration refit on the whole training split with the run's seed.
-        refit_cfg = replace(logged.config, train=replace(logged.config.train, form="auto"))
-        final = train_run(refit_cfg, make_split(refit_cfg, dataset, np.arange(dataset.Y.shape[1]), None),
-                          evaluate_test=evaluate_test)
-        out["refit"] = dict(final.metrics)
-        if seeds:
-            seed_list = [derive_seed(logged.config.model.seed, j) for j in range(1, seeds + 1)]
-            out["seeds"] = seed_study(logged.config, dataset, folds, seed_list, evaluate_test,
-                                      lambda s: seeds_of(logged, s, len(folds)))
-        metrics = {f"refit_{k}": v for k, v in final.metrics.items()}
-        for name, s in out.get("seeds", {}).get("summary", {}).items():
-            metrics[f"seeds_{name}_mean"], metrics[f"seeds_{name}_std"] = s["mean"], s["std"]
-        tracker.log(run_id, metrics=metrics)
-        if "seeds" in out:
-            tracker.log_dict(run_id, out["seeds"], "seeds.json")
-        out["model_uri"] = (log_model(tracker, run_id, final.result.W, final.result.b, final.arch, register,
-                                      scaler=final.split.scaler) if log else None)
+        _refit_and_seeds(tracker, run_id, logged, dataset, folds, out, evaluate_test, seeds, register, log)
     except BaseException as e:  # log_model closes the run when it succeeds; otherwise close it here
         _end_quietly(tracker, run_id, "KILLED" if isinstance(e, KeyboardInterrupt) else "FAILED")
         raise
     return out
+
+
+def _refit_and_seeds(tracker, run_id, logged: Logged, dataset, folds, out: dict, evaluate_test: bool, seeds: int,
+                     register: str | None, log: bool):
+    """The final model (the configuration refit on the whole training split with the run's seed, the
+    locked test split when asked), K fresh seeds by the run's protocol, and the model logged last."""
+    from .tracking.models import log_model
+
+    refit_cfg = replace(logged.config, train=replace(logged.config.train, form="auto"))
+    final = train_run(refit_cfg, make_split(refit_cfg, dataset, np.arange(dataset.Y.shape[1]), None),
+                      evaluate_test=evaluate_test)
+    out["refit"] = dict(final.metrics)
+    if seeds:
+        seed_list = [derive_seed(logged.config.model.seed, j) for j in range(1, seeds + 1)]
+        out["seeds"] = seed_study(logged.config, dataset, folds, seed_list, evaluate_test,
+                                  lambda s: seeds_of(logged, s, len(folds)))
+    metrics = {f"refit_{k}": v for k, v in final.metrics.items()}
+    for name, s in out.get("seeds", {}).get("summary", {}).items():
+        metrics[f"seeds_{name}_mean"], metrics[f"seeds_{name}_std"] = s["mean"], s["std"]
+    tracker.log(run_id, metrics=metrics)
+    if "seeds" in out:
+        tracker.log_dict(run_id, out["seeds"], "seeds.json")
+    out["model_uri"] = (log_model(tracker, run_id, final.result.W, final.result.b, final.arch, register,
+                                  scaler=final.split.scaler) if log else None)
 
 
 class _NoLog:

@@ -129,13 +129,14 @@ def cmd_report(args) -> int:
 
 
 def cmd_reproduce(args) -> int:
-    from ..api import check_reproduce_options, reproduce, run_of_trial
+    from ..api import reproduce, run_of_trial
+    from ..reproduction import check_options
 
     if (args.run_id is None) == (args.study is None):
         raise ConfigError("give exactly one of --run-id ID or --study NAME")
     if args.trial is not None and args.study is None:
         raise ConfigError("--trial goes with --study")
-    check_reproduce_options(args.seeds, args.rtol, args.register)
+    check_options(args.seeds, args.rtol, args.register)
     store = _store(args)
     run_id = args.run_id or run_of_trial(args.study, args.trial, store=store)
     rep = reproduce(run_id, store=store, evaluate_test=args.evaluate_test, seeds=args.seeds, register=args.register,
