@@ -20,6 +20,21 @@ def build_parser(description: str = "") -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"dlcore {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
+    _add_writers(sub)
+    _add_readers(sub)
+    u = sub.add_parser("ui", help="start the MLflow UI on the store", description="Start the MLflow UI on the "
+                       "store's runs, bound to 127.0.0.1 unless --host says otherwise. Example: dlcore ui --port 5000")
+    u.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1; others warn)")
+    u.add_argument("--port", type=_port, default=5000, help="port to listen on, 1..65535 (default 5000)")
+    u.add_argument("--allowed-hosts", metavar="HOSTS", help="Host headers the server accepts, e.g. "
+                   "'mlflow.example.org:5000' (default, MLflow's: localhost and private addresses)")
+    _add_store_options(u, remote=False)
+    u.set_defaults(func=cmd_ui)
+    return p
+
+
+def _add_writers(sub):
+    """The commands that train and search: train, search, worker."""
     t = sub.add_parser("train", help="train one run from a run config (TOML)",
                        description="Train one run from a run config, log it to MLflow and print a summary. "
                                    "Example: dlcore train experiments/course/planar.toml --set train.iterations=2000")
@@ -59,6 +74,9 @@ def build_parser(description: str = "") -> argparse.ArgumentParser:
     _add_store_options(w)
     w.set_defaults(func=commands.cmd_worker)
 
+
+def _add_readers(sub):
+    """The commands that read a store: best, report, reproduce."""
     b = sub.add_parser("best", help="show a study's best trial", description="Show a study's best trial: value, "
                        "parameters, seed and MLflow run id. Example: dlcore best --study planar --json")
     b.add_argument("--study", required=True)
@@ -91,13 +109,3 @@ def build_parser(description: str = "") -> argparse.ArgumentParser:
     rp.add_argument("--json", action="store_true")
     _add_store_options(rp)
     rp.set_defaults(func=commands.cmd_reproduce)
-
-    u = sub.add_parser("ui", help="start the MLflow UI on the store", description="Start the MLflow UI on the "
-                       "store's runs, bound to 127.0.0.1 unless --host says otherwise. Example: dlcore ui --port 5000")
-    u.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1; others warn)")
-    u.add_argument("--port", type=_port, default=5000, help="port to listen on, 1..65535 (default 5000)")
-    u.add_argument("--allowed-hosts", metavar="HOSTS", help="Host headers the server accepts, e.g. "
-                   "'mlflow.example.org:5000' (default, MLflow's: localhost and private addresses)")
-    _add_store_options(u, remote=False)
-    u.set_defaults(func=cmd_ui)
-    return p

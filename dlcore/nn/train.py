@@ -120,19 +120,7 @@ def gradient_descent(X, Y, W, b, arch: Architecture, learning_rate: float, itera
     Divergence, a cost that is not finite or exceeds ``explode_factor`` times the first one, or
     parameters that are not finite, ends training with status "diverged" and no warnings.
     """
-    if form not in FORMS:
-        raise ValueError(f"form must be one of {FORMS} (got {form!r})")
-    dims = arch.layer_dims
-    check_params(W, b, dims)
-    check_xy(X, Y, arch.output_activation, n_x=dims[0], n_y=dims[-1])
-    if (X_val is None) != (Y_val is None):
-        raise ValueError("X_val and Y_val come together: give both or neither")
-    if X_val is not None:
-        check_xy(X_val, Y_val, arch.output_activation, n_x=dims[0], n_y=dims[-1], name="validation X")
-    if not (np.isfinite(learning_rate) and learning_rate > 0):
-        raise ValueError(f"learning_rate must be a positive finite number (got {learning_rate!r})")
-    if int(iterations) != iterations or iterations < 1 or int(every) != every or every < 1:
-        raise ValueError(f"iterations and every must be integers >= 1 (got {iterations!r}, {every!r})")
+    _check_inputs(X, Y, W, b, arch, learning_rate, iterations, every, X_val, Y_val, form)
     m = X.shape[1]
     if form == "auto":
         form = choose_form(X.shape[0], m, arch.layer_dims[1], iterations)
@@ -178,6 +166,23 @@ def gradient_descent(X, Y, W, b, arch: Architecture, learning_rate: float, itera
         if result.status == "completed" and not _finite(first, W, b):
             result.status, result.reason = "diverged", "non-finite parameters at the end"
     return result
+
+
+def _check_inputs(X, Y, W, b, arch: Architecture, learning_rate, iterations, every, X_val, Y_val, form):
+    """gradient_descent's arguments, refused with a ValueError naming the problem."""
+    if form not in FORMS:
+        raise ValueError(f"form must be one of {FORMS} (got {form!r})")
+    dims = arch.layer_dims
+    check_params(W, b, dims)
+    check_xy(X, Y, arch.output_activation, n_x=dims[0], n_y=dims[-1])
+    if (X_val is None) != (Y_val is None):
+        raise ValueError("X_val and Y_val come together: give both or neither")
+    if X_val is not None:
+        check_xy(X_val, Y_val, arch.output_activation, n_x=dims[0], n_y=dims[-1], name="validation X")
+    if not (np.isfinite(learning_rate) and learning_rate > 0):
+        raise ValueError(f"learning_rate must be a positive finite number (got {learning_rate!r})")
+    if int(iterations) != iterations or iterations < 1 or int(every) != every or every < 1:
+        raise ValueError(f"iterations and every must be integers >= 1 (got {iterations!r}, {every!r})")
 
 
 def _finite(first, W, b) -> bool:
