@@ -7,6 +7,7 @@ import sys
 
 from ..search import report
 from ..search.study import best_trial, counts_by_state
+from .descriptions import search_description
 from .mlflow_runs import Tracker
 from .schema import CURVES, curves_from_arrays
 
@@ -21,11 +22,14 @@ def study_summary(study) -> dict:
     return out
 
 
-def summarize(study, tracker: Tracker, parent: str, top_k: int = 5) -> dict:
-    """Best trial, the trials table as CSV and the plots, logged to the parent run."""
+def summarize(study, tracker: Tracker, parent: str, top_k: int = 5, facts: dict | None = None) -> dict:
+    """Best trial, the trials table as CSV and the plots, logged to the parent run; with ``facts`` (the
+    search's, as ``descriptions.search_description`` takes them) its description, now with the best trial."""
     out = study_summary(study)
     best = best_trial(study)
     try:
+        if facts is not None:
+            tracker.describe(parent, search_description(**facts, summary=out))
         table = report.trials_table(study)
         tags = {f"dlcore.trials_{k.lower()}": v for k, v in out["counts"].items()}
         if best is not None:
