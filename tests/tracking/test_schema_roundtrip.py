@@ -56,7 +56,8 @@ def test_a_kfold_trial_logs_few_keys_the_objective_by_name_and_a_fold_table(kfol
             assert np.mean([r[key] for r in rows]) == pytest.approx(m[f"final_{key}"])
         assert [t.intermediate_values[f] for f in range(3)] == pytest.approx(
             [np.mean([r["val_balanced_accuracy"] for r in rows[:f + 1]]) for f in range(3)])
-    assert study.metric_names == ["val_balanced_accuracy"]
+        assert t.user_attrs["mlflow_run_path"] == f"#/experiments/{run.info.experiment_id}/runs/{run.info.run_id}"
+    assert study.metric_names == ["val_balanced_accuracy"]  # optuna-dashboard names the objective so
 
 
 def test_every_trial_has_dataset_inputs_from_the_fingerprint_and_a_description(kfold):
