@@ -6,10 +6,11 @@ import json
 import sys
 
 from ..search import report
+from ..search.html_report import study_html
 from ..search.study import best_trial, counts_by_state
 from .descriptions import search_description
 from .mlflow_runs import Tracker
-from .schema import CURVES, curves_from_arrays
+from .schema import CURVES, REPORT, curves_from_arrays
 
 
 def study_summary(study) -> dict:
@@ -49,6 +50,8 @@ def summarize(study, tracker: Tracker, parent: str, top_k: int = 5, facts: dict 
         for name, fig in figures.items():
             tracker.log_figure(parent, fig, f"plots/{name}.png")
         report.close(figures.values())
+        # the interactive page MLflow's artifact viewer renders (plotly.js embedded: no network needed)
+        tracker.log_text(parent, study_html(study, study.user_attrs.get("metric", "value"), curves), REPORT)
     except Exception as e:  # noqa: BLE001 -- the trials are safe in Optuna; say what the summary lacks
         print(f"dlcore: warning: study summary incomplete: {e}", file=sys.stderr)
     return out

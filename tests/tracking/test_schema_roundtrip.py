@@ -140,3 +140,18 @@ def test_a_holdout_trial_and_a_training_run(tmp_path):
     fp = load_dataset(space.base).fingerprint
     assert contexts(run)["training"] == ("moons", fp[:8]) and set(contexts(run)) == {"training", "validation", "test"}
     assert run.data.tags["mlflow.note.content"].startswith("`dlcore train` on **moons**: **COMPLETE**")
+
+
+def test_the_parent_has_an_interactive_report_and_legible_plots(kfold, tmp_path):
+    space, summary, client, study, store = kfold
+    parent = summary["parent_run_id"]
+    page = open(client.download_artifacts(parent, "report.html", str(tmp_path)), encoding="utf-8").read()
+    assert page.count("Plotly.newPlot") >= 3 and page.count("<h2>") >= 3  # one page, a figure per plot
+    assert page.count("plotly.js v") == 1                                # the library embedded once: no CDN
+    for title in ("Optimisation history", "Intermediate values", "Top trials&#x27; cost curves"):
+        assert title in page, title
+    assert "val_balanced_accuracy" in page
+    from PIL import Image
+    png = Image.open(client.download_artifacts(parent, "plots/parallel_coordinate.png", str(tmp_path)))
+    n_axes = 1 + len({k for t in study.trials if t.state.name == "COMPLETE" for k in t.params})
+    assert n_axes >= 5 and abs(png.size[0] - 1.4 * n_axes * 90) <= 2  # 1.4 inch per axis, at 90 dpi
