@@ -113,6 +113,7 @@ def test_a_kfold_search_is_compared_where_people_look(tmp_path):
             page.get_by_text("Artifacts", exact=True).first.click()
             page.get_by_text("report.html", exact=True).first.click()
             page.locator("iframe").first.wait_for(timeout=60_000)              # rendered, not offered as a file
+            page.frame_locator("iframe").first.get_by_text("Study ui-folds").first.wait_for(timeout=90_000)
             page.screenshot(path=str(artifacts / "ui-report.png"))
             browser.close()
         assert sum(digest in c for c in cells) >= 3, cells                   # every trial row names its data
