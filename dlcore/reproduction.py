@@ -19,7 +19,9 @@ from .quiet import quiet
 from .runner import check_labels, fold_seeds, folds_for, load_dataset, make_split, train_run
 from .search.objective import derive_seed
 from .tracking.schema import CURVES, TRIAL_OF_STATUS, curves_from_arrays, curves_to_arrays
+from .tracking.descriptions import reproduction_description
 from .tracking.mlflow_runs import Tracker
+from .tracking.trials import inputs_of
 from .tracking.provenance import blas_info, environment_differences, provenance_tags
 
 
@@ -194,6 +196,8 @@ def reproduce(tracker: Tracker, logged: Logged, rtol: float | None = None, evalu
         "dlcore.run_config": json.dumps(cfg.to_dict()), **provenance_tags()})
     out["reproduction_run_id"] = run_id
     try:
+        tracker.log_inputs(run_id, inputs_of(cfg.data, dataset, folds, logged.folds, logged.repeats, evaluate_test))
+        tracker.describe(run_id, reproduction_description(logged.run_id, verdict_line(out)))
         tracker.log(run_id, params={"reproduces": logged.run_id, "data_fingerprint": dataset.fingerprint,
                                     "form": cfg.train.form, "blas_threads": cfg.blas_threads, "seed": cfg.model.seed,
                                     "fold_seeds": run_seeds},
@@ -238,7 +242,7 @@ class _NoLog:
     def log(self, *args, **kwargs):
         pass
 
-    log_arrays = log_dict = end = log
+    log_arrays = log_dict = log_inputs = describe = end = log
 
 
 def _end_quietly(tracker: Tracker, run_id: str, status: str):

@@ -18,6 +18,7 @@ from .search.storage import make_storage, redact
 from .search.study import check_study, open_study
 from .search.workers import run_workers, work
 from .store import Store
+from .tracking.descriptions import search_description
 from .tracking.mlflow_runs import Tracker
 from .tracking.provenance import provenance_tags
 from .tracking.summary import study_summary, summarize
@@ -86,7 +87,7 @@ def run_search(space: SearchSpace, store: Store, n_trials: int | None = None, on
             budget = leave(study, lock, me)
             if track:
                 try:
-                    summary = summarize(study, tracker, parent, top_k)
+                    summary = summarize(study, tracker, parent, top_k, _facts(space, objective, n))
                 finally:
                     with interrupt.deferred():
                         tracker.end(parent, status)
@@ -111,8 +112,16 @@ def _start_parent(space, store, tracker, exp_id, study, objective, n, workers) -
         "folds": space.study.folds, "dataset": objective.dataset.name,
         "data_fingerprint": objective.dataset.fingerprint, "workers": workers})
     tracker.log_dict(parent, space_to_doc(space), "search_space.json")  # the whole space: ranges, fixed settings
+    tracker.describe(parent, search_description(**_facts(space, objective, n)))  # completed by the summary
     study.set_user_attr("parent_run_id", parent)
     return parent
+
+
+def _facts(space, objective, n) -> dict:
+    """What the parent run's description says of the search (``descriptions.search_description``)."""
+    st = space.study
+    return {"study": st.name, "sampler": st.sampler, "pruner": st.pruner, "metric": st.metric,
+            "direction": space.direction, "dataset": objective.dataset.name, "folds": st.folds, "requested": n}
 
 
 def _experiment(tracker: Tracker, name: str) -> str:

@@ -5,7 +5,7 @@ import argparse
 
 from .. import __version__
 from . import commands
-from .ui import _port, cmd_ui
+from .ui import _port, cmd_dashboard, cmd_ui
 
 
 def _add_store_options(p, remote: bool = True):
@@ -30,6 +30,14 @@ def build_parser(description: str = "") -> argparse.ArgumentParser:
                    "'mlflow.example.org:5000' (default, MLflow's: localhost and private addresses)")
     _add_store_options(u, remote=False)
     u.set_defaults(func=cmd_ui)
+
+    d = sub.add_parser("dashboard", help="start optuna-dashboard on the store's studies",
+                       description="Start optuna-dashboard (pip install 'dlcore[dashboard]') on the store's Optuna "
+                       "storage, bound to 127.0.0.1 unless --host says otherwise. Example: dlcore dashboard --port 8080")
+    d.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1; others warn)")
+    d.add_argument("--port", type=_port, default=8080, help="port to listen on, 1..65535 (default 8080)")
+    _add_store_options(d, remote=False)
+    d.set_defaults(func=cmd_dashboard)
     return p
 
 

@@ -19,13 +19,7 @@ def cmd_ui(args) -> int:
     if not (store.root / "mlflow.db").is_file():
         raise StoreError(f"no MLflow store at {store.root} (no mlflow.db): run 'dlcore search' first or pass --store")
     store.open()  # refuses a half-built mlflow.db; re-roots a moved store, whose artifacts the UI serves
-    try:
-        loopback = ipaddress.ip_address(args.host).is_loopback
-    except ValueError:
-        loopback = args.host == "localhost"
-    if not loopback:
-        print(f"dlcore: warning: binding {args.host} exposes the UI (and its REST API, which can write) to "
-              "the network; it has no authentication", file=sys.stderr)
+    _warn_if_exposed(args.host, "the UI (and its REST API, which can write)")
     cmd = [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", store.tracking_uri,
            "--default-artifact-root", store.artifact_root.as_uri(), "--host", args.host, "--port", str(args.port),
            "--workers", "1"]
@@ -42,6 +36,45 @@ def cmd_ui(args) -> int:
               file=sys.stderr)
         return 1
     return code
+
+
+def cmd_dashboard(args) -> int:
+    """optuna-dashboard on the store's Optuna storage (the optional extra ``dashboard``), bound as ``dlcore ui``."""
+    import importlib.util
+    from pathlib import Path
+
+    from ..tracking.store import resolve_store
+
+    store = resolve_store(args.store)
+    if not (store.root / "optuna.db").is_file():
+        raise StoreError(f"no Optuna storage at {store.root} (no optuna.db): run 'dlcore search' first or pass --store")
+    if importlib.util.find_spec("optuna_dashboard") is None:
+        raise ConfigError("optuna-dashboard is not installed: pip install 'dlcore[dashboard]'")
+    _warn_if_exposed(args.host, "the dashboard (which can write to the study)")
+    _check_can_listen(args.host, args.port, "the dashboard")
+    # its console script is its only documented entry point (the package has no __main__)
+    script = Path(sys.executable).with_name("optuna-dashboard")
+    cmd = [str(script)] if script.is_file() else [sys.executable, "-c", "from optuna_dashboard._cli import main; main()"]
+    cmd += [store.optuna_url, "--host", args.host, "--port", str(args.port)]
+    print(f"optuna-dashboard for {store.root}: http://{args.host}:{args.port}  (Ctrl-C to stop)", flush=True)
+    code = _serve(cmd, dict(os.environ))
+    if code is None:
+        return 0
+    if code == 0:
+        print(f"dlcore: error: optuna-dashboard on {args.host}:{args.port} stopped (see its output above)",
+              file=sys.stderr)
+        return 1
+    return code
+
+
+def _warn_if_exposed(host: str, what: str):
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = host == "localhost"
+    if not loopback:
+        print(f"dlcore: warning: binding {host} exposes {what} to the network; it has no authentication",
+              file=sys.stderr)
 
 
 def _serve(cmd, env, grace: float = 10.0):
@@ -101,7 +134,7 @@ def group_alive(pgid: int) -> bool:
     return False
 
 
-def _check_can_listen(host: str, port: int):
+def _check_can_listen(host: str, port: int, what: str = "the UI"):
     """A one-line error, not the server's traceback, when host:port cannot be bound (in use, not ours)."""
     import socket
 
@@ -114,7 +147,7 @@ def _check_can_listen(host: str, port: int):
         try:
             s.bind(addr)
         except OSError as e:
-            raise ConfigError(f"cannot serve the UI on {host}:{port}: {e.strerror or e}") from None
+            raise ConfigError(f"cannot serve {what} on {host}:{port}: {e.strerror or e}") from None
 
 
 def _port(text: str) -> int:

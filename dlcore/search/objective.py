@@ -192,10 +192,10 @@ class Objective:
             record.full_costs.append(r.costs)
             fold_curves.append((curve["steps"], [float(r.costs[i]) for i in curve["steps"]], curve["val_cost"]))
             fold_metrics.append(out.metrics)
+            record.folds.append({"fold": f, "repeat": f // max(st.folds, 1), "seed": seed, "n_train": len(tr),
+                                 "n_val": 0 if va is None else len(va), **out.metrics})  # the folds.json table
             if k == 1:
                 record.metrics.update(out.metrics)
-            else:  # every final per fold (one batch all the same); means below
-                record.metrics.update({f"fold{f}_{key}": v for key, v in out.metrics.items()})
             if r.status == "diverged":
                 self._set_curves(record, fold_curves)
                 raise optuna.TrialPruned(f"diverged: {r.reason}" + (f" (fold {f})" if k > 1 else ""))

@@ -7,6 +7,7 @@ the ggplot style globally, are drawn inside ``rc_context`` and taken off pyplot'
 from __future__ import annotations
 
 import warnings
+from functools import partial
 
 import matplotlib
 import optuna
@@ -53,17 +54,33 @@ def study_figures(study) -> dict:
     complete = [t for t in study.get_trials(deepcopy=False) if t.state.name == "COMPLETE"]
     if not complete:
         return {}
-    plots = {"optimization_history": ovm.plot_optimization_history}
+    named = {"target_name": study.user_attrs.get("metric", "Objective Value")}  # the axis says the metric
+    plots = {"optimization_history": partial(ovm.plot_optimization_history, **named)}
     if len(complete) >= 2:
-        plots["param_importances"] = ovm.plot_param_importances
-        plots["parallel_coordinate"] = ovm.plot_parallel_coordinate
+        plots["param_importances"] = partial(ovm.plot_param_importances, **named)
+        plots["parallel_coordinate"] = partial(ovm.plot_parallel_coordinate, **named)
     figures = {}
+    n_params = len({k for t in complete for k in t.params})
     for name, plot in plots.items():
         try:
-            figures[name] = _off_pyplot(plot, study)
+            figures[name] = _legible(name, _off_pyplot(plot, study), n_params)
         except (ValueError, RuntimeError, ZeroDivisionError) as e:  # too few distinct trials
             optuna.logging.get_logger("dlcore").debug("skipped %s: %s", name, e)
     return figures
+
+
+def _legible(name: str, fig: Figure, n_params: int) -> Figure:
+    """Sized to what it shows: parallel coordinates get ~1.4 inch per axis (Optuna's fixed size overlaps
+    the tick labels of 9 axes), importances a bar height per parameter; axis names are turned to fit.
+    (Optuna already draws a log-sampled parameter's axis on a log scale.)"""
+    if name == "parallel_coordinate":
+        fig.set_size_inches(max(7.0, 1.4 * (n_params + 1)), 5.5)
+        for ax in fig.axes[:1]:
+            ax.tick_params(axis="x", labelrotation=25, labelsize=8)
+    elif name == "param_importances":
+        fig.set_size_inches(7.5, max(3.5, 0.45 * n_params + 1.5))
+    fig.tight_layout()
+    return fig
 
 
 def _off_pyplot(plot, study) -> Figure:

@@ -82,6 +82,10 @@ def open_study(space: SearchSpace, storage):
     if "metric" not in study.user_attrs:
         study.set_user_attr("metric", st.metric)
         study.set_user_attr("space_source", space.source)
+    if study.metric_names is None:  # optuna-dashboard and Optuna's plots then say the metric, not "Objective 0"
+        with warnings.catch_warnings():  # experimental since 3.2, and warns so
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            study.set_metric_names([st.metric])
     study.set_user_attr("space", space_to_doc(space))  # what `dlcore worker` rebuilds the space from
     return study
 

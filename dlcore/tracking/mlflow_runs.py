@@ -18,13 +18,16 @@ import numpy as np
 from ..quiet import mlflow_env
 
 with mlflow_env():  # importing mlflow starts its telemetry client unless this says no (and leaves no variable)
-    from mlflow.entities import Metric, Param, RunTag
+    from mlflow.entities import Dataset, DatasetInput, InputTag, Metric, Param, RunTag
     from mlflow.exceptions import MlflowException
     from mlflow.tracking import MlflowClient
 
 from .store import prepare_tracking_db  # noqa: E402
 
 PARENT_TAG = "mlflow.parentRunId"
+NOTE_TAG = "mlflow.note.content"     # the run's description, markdown, shown in the UI's description box
+LOGGED_ARTIFACTS_TAG = "mlflow.loggedArtifacts"  # which artifacts the UI shows as tables
+CONTEXT_TAG = "mlflow.data.context"  # a dataset input's split: training, validation, test
 
 
 class Tracker:
@@ -80,6 +83,39 @@ class Tracker:
             np.savez_compressed(path, **arrays)
             self.client.log_artifact(run_id, str(path))
 
+    def log_inputs(self, run_id: str, inputs: list):
+        """Dataset inputs as built by ``tracking.datasets.dataset_inputs`` (dicts), each with its context tag."""
+        if inputs:
+            self.client.log_inputs(run_id, datasets=[DatasetInput(
+                Dataset(d["name"], d["digest"], d["source_type"], d["source"], profile=d.get("profile")),
+                tags=[InputTag(CONTEXT_TAG, d["context"])]) for d in inputs])
+
+    def describe(self, run_id: str, markdown: str):
+        """The run's description (markdown)."""
+        self.client.set_tag(run_id, NOTE_TAG, markdown)
+
+    def log_table(self, run_id: str, rows: list, file_name: str):
+        """Rows (dicts) as a table artifact, in the layout of MLflow's ``log_table`` (JSON, orient "split")
+        and with the same ``mlflow.loggedArtifacts`` tag, so the UI shows it as a table. Written here
+        rather than by ``log_table``, whose pandas ``to_json`` keeps 10 decimals: a fold's final is
+        stored exactly (Python's repr), NaN and infinities as null."""
+        columns = list(dict.fromkeys(k for r in rows for k in r))
+        data = [[_json_value(r.get(c)) for c in columns] for r in rows]
+        self.client.log_text(run_id, json.dumps({"columns": columns, "data": data}), file_name)
+        tags = json.loads(self.client.get_run(run_id).data.tags.get(LOGGED_ARTIFACTS_TAG, "[]"))
+        if {"path": file_name, "type": "table"} not in tags:
+            tags.append({"path": file_name, "type": "table"})
+            self.client.set_tag(run_id, LOGGED_ARTIFACTS_TAG, json.dumps(tags))
+
+    def load_table(self, run_id: str, file_name: str) -> list | None:
+        """The rows (dicts) of a table artifact, or None when the run has none of that name."""
+        if file_name not in {f.path for f in self.client.list_artifacts(run_id)}:
+            return None
+        with tempfile.TemporaryDirectory() as d:
+            path = self.client.download_artifacts(run_id, file_name, d)
+            doc = json.loads(Path(path).read_text())
+        return [dict(zip(doc["columns"], row)) for row in doc["data"]]
+
     def log_dict(self, run_id: str, obj: dict, file_name: str):
         self.client.log_dict(run_id, obj, file_name)
 
@@ -113,10 +149,19 @@ def _finite(v) -> bool:
         return False
 
 
+def _json_value(v):
+    """A table cell as JSON: numbers exactly (NumPy's as Python's), non-finite ones as null."""
+    if isinstance(v, (np.integer, np.bool_)):
+        return v.item()
+    if isinstance(v, (float, np.floating)):
+        return float(v) if math.isfinite(v) else None
+    return v
+
+
 def _text(v) -> str:
     if isinstance(v, (list, tuple, dict)):
         return json.dumps(v)
     return str(v)
 
 
-__all__ = ["PARENT_TAG", "Tracker"]
+__all__ = ["CONTEXT_TAG", "NOTE_TAG", "PARENT_TAG", "Tracker"]

@@ -19,6 +19,8 @@ TRIAL_OF_STATUS = {status: state for state, status in STATUS_OF_TRIAL.items()}
 STATE_OF_TRAINING = {"completed": "COMPLETE", "stopped": "COMPLETE", "diverged": "PRUNED"}
 
 CURVES = "curves.npz"        # artifact: J at every iteration, per fold
+REPORT = "report.html"       # the parent run's interactive study report
+FOLDS = "folds.json"         # table artifact (MLflow's log_table): one row per fold of a k-fold trial
 RUN_CONFIG_TAG = "dlcore.run_config"
 STATE_TAG, REASON_TAG = "optuna.trial_state", "dlcore.state_reason"
 
@@ -35,7 +37,8 @@ class TrialRecord:
     state: str = "RUNNING"          # COMPLETE | PRUNED | FAIL
     reason: str = ""
     value: float | None = None
-    metrics: dict = field(default_factory=dict)      # finals: means over folds, and per fold
+    metrics: dict = field(default_factory=dict)      # finals: means over folds
+    folds: list = field(default_factory=list)        # per fold: fold, repeat, seed, sizes and its finals
     steps: list = field(default_factory=list)        # iterations of the logged curve points
     cost: list = field(default_factory=list)         # mean over folds at those steps
     val_cost: list = field(default_factory=list)
@@ -58,5 +61,5 @@ def curves_from_arrays(arrays: dict) -> list:
     return [arrays[f"cost_fold{f}"] for f in range(len(arrays))]
 
 
-__all__ = ["CURVES", "REASON_TAG", "RUN_CONFIG_TAG", "STATE_OF_TRAINING", "STATE_TAG", "STATUS_OF_TRIAL",
+__all__ = ["CURVES", "FOLDS", "REPORT", "REASON_TAG", "RUN_CONFIG_TAG", "STATE_OF_TRAINING", "STATE_TAG", "STATUS_OF_TRIAL",
            "TRIAL_OF_STATUS", "TrialRecord", "curves_from_arrays", "curves_to_arrays"]

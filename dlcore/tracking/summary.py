@@ -6,9 +6,11 @@ import json
 import sys
 
 from ..search import report
+from ..search.html_report import study_html
 from ..search.study import best_trial, counts_by_state
+from .descriptions import search_description
 from .mlflow_runs import Tracker
-from .schema import CURVES, curves_from_arrays
+from .schema import CURVES, REPORT, curves_from_arrays
 
 
 def study_summary(study) -> dict:
@@ -21,11 +23,14 @@ def study_summary(study) -> dict:
     return out
 
 
-def summarize(study, tracker: Tracker, parent: str, top_k: int = 5) -> dict:
-    """Best trial, the trials table as CSV and the plots, logged to the parent run."""
+def summarize(study, tracker: Tracker, parent: str, top_k: int = 5, facts: dict | None = None) -> dict:
+    """Best trial, the trials table as CSV and the plots, logged to the parent run; with ``facts`` (the
+    search's, as ``descriptions.search_description`` takes them) its description, now with the best trial."""
     out = study_summary(study)
     best = best_trial(study)
     try:
+        if facts is not None:
+            tracker.describe(parent, search_description(**facts, summary=out))
         table = report.trials_table(study)
         tags = {f"dlcore.trials_{k.lower()}": v for k, v in out["counts"].items()}
         if best is not None:
@@ -45,6 +50,8 @@ def summarize(study, tracker: Tracker, parent: str, top_k: int = 5) -> dict:
         for name, fig in figures.items():
             tracker.log_figure(parent, fig, f"plots/{name}.png")
         report.close(figures.values())
+        # the interactive page MLflow's artifact viewer renders (plotly.js embedded: no network needed)
+        tracker.log_text(parent, study_html(study, study.user_attrs.get("metric", "value"), curves), REPORT)
     except Exception as e:  # noqa: BLE001 -- the trials are safe in Optuna; say what the summary lacks
         print(f"dlcore: warning: study summary incomplete: {e}", file=sys.stderr)
     return out

@@ -7,13 +7,16 @@ in one batch when the trial ends, with the run's status following the trial's st
 from __future__ import annotations
 
 import queue
+import re
 import sys
 import threading
 
 
 from ..runner import fold_seeds
-from .mlflow_runs import Tracker
-from .schema import (CURVES, REASON_TAG, RUN_CONFIG_TAG, STATE_OF_TRAINING, STATE_TAG, STATUS_OF_TRIAL,
+from .datasets import dataset_inputs, split_protocol
+from .descriptions import train_description, trial_description
+from .mlflow_runs import NOTE_TAG, Tracker
+from .schema import (CURVES, FOLDS, REASON_TAG, RUN_CONFIG_TAG, STATE_OF_TRAINING, STATE_TAG, STATUS_OF_TRIAL,
                      TrialRecord, curves_to_arrays)
 from .provenance import provenance_tags
 
@@ -35,6 +38,8 @@ class SearchTracker:
                 "optuna.trial_number": record.number, **provenance_tags()}
         run_id = self.tracker.start_run(self.experiment_id, f"trial-{record.number}", tags, self.parent_id)
         trial.set_user_attr("mlflow_run_id", run_id)
+        # where `dlcore ui` shows the run (append to its address): optuna-dashboard lists it with the trial
+        trial.set_user_attr("mlflow_run_path", f"#/experiments/{self.experiment_id}/runs/{run_id}")
         self.run_ids[record.number] = run_id
 
     def finish(self, record):
@@ -64,7 +69,7 @@ class SearchTracker:
 
     def _write(self, run_id, record, params):
         try:
-            log_run(self.tracker, run_id, record, params, trial=True)
+            log_run(self.tracker, run_id, record, params, trial=True, study=self.study_name)
         except Exception as e:  # noqa: BLE001 -- a tracking failure must not lose the trial itself
             print(f"dlcore: warning: could not log trial {record.number} to MLflow: {e}", file=sys.stderr)
             try:  # never leave the run RUNNING: say it is incomplete
@@ -108,23 +113,90 @@ def run_params(record, dataset, folds, space=None) -> dict:
     return p
 
 
-def log_run(tracker: Tracker, run_id: str, record, params: dict, trial: bool = False):
-    """Write a finished trial (``trial=True``) or a single training run to its MLflow run, in one batch,
-    and close it. Only a trial's run gets optuna.* tags: a training run has no trial."""
-    metrics = {f"final_{k}": v for k, v in record.metrics.items()}  # apart from the curves' keys
+CURVE_KEYS = ("cost", "val_cost")
+
+
+def run_metrics(record, metric: str | None = None) -> dict:
+    """The run's metric keys apart from the curves: the finals (means over folds) as ``final_*``, the
+    objective as ``objective`` and under its metric's own name (unless that name is a curve's): at most
+    12 keys with the curves, whatever the number of folds (the per-fold finals are in ``folds.json``)."""
+    metrics = {f"final_{k}": v for k, v in record.metrics.items()}
     if record.value is not None:
         metrics["objective"] = record.value
+        if metric and metric not in CURVE_KEYS:
+            metrics[metric] = record.value
+    return metrics
+
+
+def inputs_of(data, dataset, folds, k: int = 0, repeats: int = 1, test: bool = False) -> list:
+    """The dataset inputs of a run on data config ``data`` and its loaded ``dataset`` that trained on
+    ``folds`` ((train, validation) index pairs; ``k`` folds x ``repeats`` when k >= 2): the training and
+    validation splits it used (k folds: every training example is trained on and validated on) and the
+    test split when it was evaluated."""
+    if len(folds) > 1:
+        sizes = {"training": dataset.Y.shape[1], "validation": dataset.Y.shape[1]}
+    else:
+        tr, va = folds[0]
+        sizes = {"training": len(tr), "validation": 0 if va is None else len(va)}
+    if test and dataset.has_test:
+        sizes["test"] = dataset.Y_test.shape[1]
+    return dataset_inputs(data, dataset.fingerprint, sizes, split_protocol(data, k, repeats))
+
+
+def describe_record(record, study: str | None = None) -> str:
+    """The run's markdown description: a trial's (``study`` given) or a training run's."""
+    c = record.context or {}
+    if study is None:
+        name = c["dataset"].name if c.get("dataset") is not None else record.config.data.name
+        return train_description(name, record.layer_dims, record.state, record.reason, record.metrics)
+    metric = c["space"].study.metric if c.get("space") is not None else "objective"
+    return trial_description(study, record.number, record.layer_dims, record.params, record.state,
+                             record.reason, metric, record.value, record.folds)
+
+
+def log_run(tracker: Tracker, run_id: str, record, params: dict, trial: bool = False, study: str | None = None,
+            test: bool = False):
+    """Write a finished trial (``trial=True``) or a single training run to its MLflow run, in one batch
+    (plus its dataset inputs and, with k folds, the ``folds.json`` table), and close it. Only a trial's
+    run gets optuna.* tags: a training run has no trial."""
+    c = record.context or {}
+    space = c.get("space")
+    metrics = run_metrics(record, space.study.metric if space is not None else None)
     curves = {"cost": (record.steps, record.cost)}
     if any(v is not None for v in record.val_cost):
         curves["val_cost"] = (record.steps, record.val_cost)
-    tags = {REASON_TAG: record.reason, RUN_CONFIG_TAG: record.config.to_dict()}
+    tags = {REASON_TAG: record.reason, RUN_CONFIG_TAG: record.config.to_dict(),
+            NOTE_TAG: describe_record(record, study if trial else None)}
     if trial:
         tags[STATE_TAG] = record.state
     tracker.log(run_id, params=params, metrics=metrics, curves=curves, tags=tags)
+    if c.get("dataset") is not None and c.get("folds"):
+        k, r = (space.study.folds, space.study.repeats) if space is not None else (0, 1)
+        tracker.log_inputs(run_id, inputs_of(record.config.data, c["dataset"], c["folds"], k, r, test))
+    if len(record.folds) > 1:
+        tracker.log_table(run_id, record.folds, FOLDS)
     if record.full_costs:
         tracker.log_arrays(run_id, CURVES, **curves_to_arrays(record.full_costs))
     # An interrupted trial is FAIL in Optuna, so its run is FAILED: one table, whatever ended the trial.
     tracker.end(run_id, STATUS_OF_TRIAL.get(record.state, "FAILED"))
+
+
+def fold_rows(tracker: Tracker, run_id: str) -> list:
+    """A run's per-fold finals, one dict per fold: from its ``folds.json`` table, or, for a run logged
+    before that table existed, from its ``final_fold{f}_*`` metric keys ([] for a hold-out run)."""
+    rows = tracker.load_table(run_id, FOLDS)
+    if rows is not None:
+        return rows
+    run = tracker.find_run(run_id)
+    by_fold: dict = {}
+    for key, v in (run.data.metrics if run else {}).items():
+        m = _OLD_FOLD_KEY.match(key)
+        if m:
+            by_fold.setdefault(int(m.group(1)), {"fold": int(m.group(1))})[m.group(2)] = v
+    return [by_fold[f] for f in sorted(by_fold)]
+
+
+_OLD_FOLD_KEY = re.compile(r"final_fold(\d+)_(.+)")
 
 
 def log_train_run(tracker: Tracker, outcome, steps, val_costs, experiment: str) -> str:
@@ -138,6 +210,8 @@ def log_train_run(tracker: Tracker, outcome, steps, val_costs, experiment: str) 
     split = outcome.split
     n_val = 0 if split.X_val is None else split.X_val.shape[1]
     folds = [(range(split.X.shape[1]), range(n_val))]
+    record.context = {"dataset": split.dataset, "folds": folds}
     run_id = tracker.start_run(tracker.experiment_id(experiment), "train", {"dlcore.kind": "train", **provenance_tags()})
-    log_run(tracker, run_id, record, run_params(record, split.dataset, folds))
+    log_run(tracker, run_id, record, run_params(record, split.dataset, folds),
+            test=any(k.startswith("test_") for k in outcome.metrics))
     return run_id

@@ -12,6 +12,8 @@ from dlcore.data import kfold_indices
 from dlcore.runner import derive_seed, fold_seeds
 from dlcore.search import Objective
 from dlcore.search.study import open_study, space_of
+from dlcore.store import Store as Backends
+from dlcore.tracking.trials import fold_rows
 from tests.conftest import run_dlcore
 from tests.search.test_search import search, tiny_space
 
@@ -37,7 +39,8 @@ def test_repeats_are_new_stratified_assignments_the_first_being_the_unrepeated_o
 
 
 def test_each_fold_trains_from_its_own_logged_seed_and_the_objective_is_the_mean_of_r_k(tmp_path):
-    summary, client, study, _ = search(tmp_path, repeated(tmp_path, "seeds"), 2)
+    summary, client, study, store = search(tmp_path, repeated(tmp_path, "seeds"), 2)
+    tracker = Backends(store.root).tracker()
     for t in study.trials:
         assert t.state.name == "COMPLETE"
         p = client.get_run(t.user_attrs["mlflow_run_id"]).data
@@ -45,7 +48,9 @@ def test_each_fold_trains_from_its_own_logged_seed_and_the_objective_is_the_mean
         assert seeds == [derive_seed(t.user_attrs["seed"], f) for f in range(6)] and len(set(seeds)) == 6
         assert (p.params["folds"], p.params["repeats"]) == ("3", "2")
         assert len(json.loads(p.params["n_val"])) == 6
-        values = [p.metrics[f"final_fold{f}_val_balanced_accuracy"] for f in range(6)]
+        rows = fold_rows(tracker, t.user_attrs["mlflow_run_id"])  # the folds.json table, one row per training
+        assert [(r["fold"], r["repeat"], r["seed"]) for r in rows] == [(f, f // 3, seeds[f]) for f in range(6)]
+        values = [r["val_balanced_accuracy"] for r in rows]
         assert t.value == pytest.approx(np.mean(values))
     assert fold_seeds(5, 1) == [5]  # a hold-out keeps the trial's own seed: hold-out searches are unchanged
 

@@ -10,6 +10,8 @@ import pytest
 from dlcore.config import ConfigError
 from dlcore.search import Objective
 from dlcore.search.study import make_pruner, make_sampler
+from dlcore.store import Store as Backends
+from dlcore.tracking.trials import fold_rows
 from tests.search.test_search import search, tiny_space
 
 
@@ -51,7 +53,8 @@ def wilcoxon_space(tmp_path, name):
 
 
 def test_wilcoxon_prunes_a_hopeless_trial_on_its_per_fold_values_and_replays(tmp_path):
-    summary, client, study, _ = search(tmp_path / "a", wilcoxon_space(tmp_path / "a", "wx"), 6)
+    summary, client, study, store = search(tmp_path / "a", wilcoxon_space(tmp_path / "a", "wx"), 6)
+    tracker = Backends(store.root).tracker()
     states = [t.state.name for t in study.trials]
     assert states[:3] == ["COMPLETE"] * 3 and states[3] == "PRUNED", states
     hopeless = study.trials[3]
@@ -61,9 +64,8 @@ def test_wilcoxon_prunes_a_hopeless_trial_on_its_per_fold_values_and_replays(tmp
     for t in study.trials:  # each step holds that fold's own value, not a running mean
         if t.state.name != "COMPLETE":
             continue
-        run = client.get_run(t.user_attrs["mlflow_run_id"])
-        assert [t.intermediate_values[f] for f in range(5)] == \
-            [run.data.metrics[f"final_fold{f}_val_balanced_accuracy"] for f in range(5)]
+        rows = fold_rows(tracker, t.user_attrs["mlflow_run_id"])  # the folds.json table
+        assert [t.intermediate_values[f] for f in range(5)] == [rows[f]["val_balanced_accuracy"] for f in range(5)]
     # replayable: the same space and seed in another store gives the same trials, states and values
     _, _, again, _ = search(tmp_path / "b", wilcoxon_space(tmp_path / "b", "wx"), 6)
     assert [(t.params, t.state, t.value, t.intermediate_values) for t in again.trials] == \

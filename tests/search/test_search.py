@@ -13,6 +13,7 @@ from dlcore.session import run_search
 from dlcore.store import Store as Backends  # the public Store: Optuna storage and MLflow tracking
 from dlcore.search import Objective, derive_seed, load_space
 from dlcore.tracking.store import Store
+from dlcore.tracking.trials import fold_rows
 
 TINY = """
 [study]
@@ -192,18 +193,19 @@ def test_diverging_learning_rates_are_pruned_with_the_reason(tmp_path):
 
 def test_kfold_balanced_accuracy_and_pruning_per_fold(tmp_path):
     space = tiny_space(tmp_path, name="folds", metric="val_balanced_accuracy", folds=3)
-    summary, client, study, _ = search(tmp_path, space, 8)
+    summary, client, study, store = search(tmp_path, space, 8)
+    tracker = Backends(store.root).tracker()
     complete = [t for t in study.trials if t.state.name == "COMPLETE"]
     assert study.direction.name == "MAXIMIZE" and complete
     for t in complete:
         assert sorted(t.intermediate_values) == [0, 1, 2]
         assert t.intermediate_values[2] == pytest.approx(t.value)
         run = client.get_run(t.user_attrs["mlflow_run_id"])
-        folds = [run.data.metrics[f"final_fold{f}_val_balanced_accuracy"] for f in range(3)]
+        rows = fold_rows(tracker, run.info.run_id)  # per-fold finals: the folds.json table
+        folds = [rows[f]["val_balanced_accuracy"] for f in range(3)]
         assert np.mean(folds) == pytest.approx(t.value)
         for key in ("train_cost", "train_accuracy", "val_cost", "val_accuracy"):  # every final, per fold
-            assert np.mean([run.data.metrics[f"final_fold{f}_{key}"] for f in range(3)]) == pytest.approx(
-                run.data.metrics[f"final_{key}"])
+            assert np.mean([rows[f][key] for f in range(3)]) == pytest.approx(run.data.metrics[f"final_{key}"])
         assert json.loads(run.data.params["n_val"]) == [32, 32, 32]  # 96 training examples in 3 folds
 
 

@@ -134,6 +134,12 @@ def corrupt(path: Path, how: str):
     if how == "garbage":  # not a database at all
         path.write_bytes(np.random.default_rng(0).bytes(8192))
     else:  # a database whose second page is damaged
+        # Fold the write-ahead log in first: a newer copy of the page in the -wal would otherwise stand in
+        # for the damaged one (and mend it at the next checkpoint), so whether the store is corrupt at
+        # all would depend on when SQLite last checkpointed.
+        con = sqlite3.connect(path)
+        con.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+        con.close()
         with open(path, "r+b") as f:
             f.seek(4096)
             f.write(b"\xff" * 4096)
