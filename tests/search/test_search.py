@@ -170,12 +170,12 @@ def test_a_trial_that_fails_before_training_still_has_its_run_and_reason(tmp_pat
     space = tiny_space(tmp_path)
     store = Store(tmp_path / "store").create()
     tracker = Tracker(store.tracking_uri, store.artifact_root)
-    obj = Objective(space)
-    obj.tracker = SearchTracker(tracker, tracker.experiment_id("tiny"), None, "tiny", obj)
+    hooks = SearchTracker(tracker, tracker.experiment_id("tiny"), None, "tiny")
+    obj = Objective(space, hooks)
     trial = optuna.trial.FixedTrial({"learning_rate": 0.3}, number=0)  # no n_layers: suggest fails
     with pytest.raises(ValueError):
         obj(trial)
-    obj.tracker.flush()
+    hooks.flush()
     run = tracker.client.get_run(trial.user_attrs["mlflow_run_id"])
     assert run.info.status == "FAILED" and "n_layers" in run.data.tags["dlcore.state_reason"]
 
