@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from . import interrupt
+from . import disk, interrupt
 from .config import ConfigError, seed_range
 from .quiet import quiet
 from .reaper import close_stale_runs, reap, study_lock
@@ -51,7 +51,8 @@ def run_search(space: SearchSpace, store: Store, n_trials: int | None = None, on
     if workers < 1:
         raise ConfigError(f"--workers must be >= 1 (got {workers})")
     objective = Objective(space)                         # loads and checks the data before anything is created
-    store.prepare()
+    disk.reset()
+    store.prepare()                                      # with the store's reserve for a full disk (disk.py)
     # Everything is imported in this thread: importing MLflow or the plotting stack in a background
     # thread while this one imported SQLAlchemy or SciPy failed, now and then, as a circular import.
     storage = make_storage(store.storage)
@@ -87,7 +88,7 @@ def run_search(space: SearchSpace, store: Store, n_trials: int | None = None, on
             budget = leave(study, lock, me)
             if track:
                 try:
-                    summary = summarize(study, tracker, parent, top_k, _facts(space, objective, n))
+                    summary = _summary(study, tracker, parent, top_k, store.root, _facts(space, objective, n))
                 finally:
                     with interrupt.deferred():
                         tracker.end(parent, status)
@@ -97,6 +98,19 @@ def run_search(space: SearchSpace, store: Store, n_trials: int | None = None, on
                    parent_run_id=parent, experiment_id=exp_id, workers=workers, budget=budget,
                    failed_workers=failed_workers)
     return summary
+
+
+def _summary(study, tracker, parent, top_k, root, facts) -> dict:
+    """The study's summary logged to the parent run; on a full disk only the reason (no plots, no CSV:
+    the room left is for closing the run)."""
+    if not disk.is_full():
+        return summarize(study, tracker, parent, top_k, facts)
+    try:
+        tracker.log(parent, tags={"dlcore.state_reason": str(disk.disk_full_error(root))})
+    except Exception as e:  # noqa: BLE001 -- no room even for the tag: the run is still closed below
+        if not disk.is_full_error(e):
+            raise
+    return study_summary(study)
 
 
 @quiet()

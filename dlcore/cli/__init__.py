@@ -39,6 +39,11 @@ def main(argv=None) -> int:
         print("dlcore: interrupted", file=sys.stderr)
         return 130
     except Exception as e:
+        from ..disk import is_full_error
+
+        if is_full_error(e):  # a full disk where no reserve was left to close things (dlcore/disk.py)
+            print(f"dlcore: error: disk full: {_one_line(e)}", file=sys.stderr)
+            return 2
         mlflow_exceptions = sys.modules.get("mlflow.exceptions")  # never import mlflow here: it is slow
         sqlalchemy_exc = sys.modules.get("sqlalchemy.exc")
         sqlite3 = sys.modules.get("sqlite3")

@@ -7,6 +7,7 @@ import warnings
 
 import optuna
 
+from ..disk import is_full_error, retry_when_full
 from ..errors import ConfigError
 from ..sqlite_files import build_once, read_rows, table_names
 
@@ -52,6 +53,23 @@ class HeartbeatStorage(optuna.storages.RDBStorage):
     def stale_trial_ids(self, study_id: int) -> list:
         """RUNNING trials whose heartbeat is older than the grace period (by the database's clock)."""
         return super()._get_stale_trial_ids(study_id)
+
+    def record_heartbeat(self, trial_id: int) -> None:
+        """A beat, from Optuna's heartbeat thread: on a full disk (and no reserve left) it is skipped, not
+        a traceback from that thread; the search itself stops at its next write or trial."""
+        try:
+            _beat(self, trial_id)
+        except Exception as e:
+            if not is_full_error(e):
+                raise
+
+
+# Every write of a trial or study: on a full disk, tried once more in the room the store's reserve made.
+for _name in ("create_new_study", "set_study_user_attr", "set_study_system_attr", "create_new_trial",
+              "set_trial_param", "set_trial_state_values", "set_trial_intermediate_value", "set_trial_user_attr",
+              "set_trial_system_attr"):
+    setattr(HeartbeatStorage, _name, retry_when_full(getattr(HeartbeatStorage, _name)))
+_beat = retry_when_full(optuna.storages.RDBStorage.record_heartbeat)
 
 
 def stale_trial_ids(study) -> list:

@@ -15,11 +15,12 @@ from dataclasses import replace
 
 import numpy as np
 
-from .. import interrupt
+from .. import disk, interrupt
 from ..quiet import quiet
 from ..reaper import close_run, reap, study_lock
 from ..tracking.trials import SearchTracker
-from .budget import BudgetExhausted, close_dead_trials, enforce_budget, started_trials, this_process
+from .budget import (BudgetExhausted, close_dead_trials, enforce_budget, fail_trial, started_trials,
+                     this_process)
 from .objective import Objective
 from .space import SearchSpace
 from .storage import make_storage
@@ -132,7 +133,8 @@ def work(space: SearchSpace, store, parent: str | None, objective=None, on_trial
                                                           if history is None else history))
     lock = study_lock(store.storage, st.name)
     on_failed = close_run(tracker)
-    enforce_budget(study, lock, before_ask=lambda: close_dead_trials(study, on_failed), stop=stop)
+    enforce_budget(study, lock, before_ask=lambda: close_dead_trials(study, on_failed),
+                   stop=lambda: disk.is_full() or (stop is not None and stop()))  # a full disk: no next trial
     ran = [0]
 
     def counted(s, t):
@@ -145,10 +147,34 @@ def work(space: SearchSpace, store, parent: str | None, objective=None, on_trial
         study.optimize(objective, catch=(Exception,), callbacks=[counted])
     except BudgetExhausted:
         pass
+    except Exception as e:
+        if not disk.is_full_error(e):
+            raise
+        disk.release(e)  # a write failed with no reserve left (or outside the wrapped writes)
     finally:
         if hooks is not None:
             hooks.flush()
+    if disk.is_full():
+        error = disk.disk_full_error(store.root)
+        close_own_trials(study, on_failed, f"disk full: {error}")
+        raise error
     return ran[0]
+
+
+def close_own_trials(study, on_failed, reason: str) -> list:
+    """FAIL this process's trials left RUNNING (a write of their end failed) and close their runs."""
+    from optuna.trial import TrialState
+
+    me, failed = this_process(), []
+    try:
+        for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+            if t.user_attrs.get("worker") == me and fail_trial(study, t, reason):
+                failed.append(t.number)
+                on_failed(study, t, reason)
+    except Exception as e:  # noqa: BLE001 -- no room even for that: the next search's reaper closes them
+        if not disk.is_full_error(e):
+            raise
+    return failed
 
 
 def sampler_seed(st, worker_index: int, n_trials: int) -> int:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..disk import retry_when_full
 from ..quiet import mlflow_env
 
 with mlflow_env():  # importing mlflow starts its telemetry client unless this says no (and leaves no variable)
@@ -140,6 +141,11 @@ class Tracker:
             path = self.client.download_artifacts(run_id, file_name, d)
             with np.load(path, allow_pickle=False) as z:
                 return {k: z[k] for k in z.files}
+
+
+# Every write: on a full disk, tried once more in the room the store's reserve made (dlcore/disk.py).
+for _name in ("experiment_id", "start_run", "log", "log_arrays", "log_dict", "log_text", "log_figure", "end"):
+    setattr(Tracker, _name, retry_when_full(getattr(Tracker, _name)))
 
 
 def _finite(v) -> bool:

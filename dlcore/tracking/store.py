@@ -5,6 +5,7 @@
     <store>/artifacts/         MLflow artifacts, one folder per experiment
     <store>/dlcore-store.json  the marker: where the store was when its artifact locations were written
     <store>/.create.lock       the creation lock (dlcore/sqlite_files.py)
+    <store>/.reserve           space given up when the disk fills mid-search (dlcore/disk.py)
 
 The store is ``--store DIR``, else ``$DLCORE_STORE``, else ``./mlruns``; paths are made absolute so
 that the working directory of later commands does not matter.
@@ -29,6 +30,7 @@ from pathlib import Path
 from urllib.request import url2pathname
 
 from ..config import ConfigError
+from ..disk import ensure_reserve
 from ..sqlite_files import build_once, creation_lock, read_rows, sqlite_path, table_names
 
 MARKER = "dlcore-store.json"
@@ -59,8 +61,10 @@ class Store:
 
     def create(self) -> "Store":
         """The directory and its marker (idempotent, safe from many processes at once); re-rooted if
-        it was moved. The databases are built by their first user (``make_storage``, ``Tracker``)."""
+        it was moved. The databases are built by their first user (``make_storage``, ``Tracker``). The
+        reserve is made (or remade) here: a disk too full for it is refused before anything is written."""
         self.root.mkdir(parents=True, exist_ok=True)
+        ensure_reserve(self.root)
         return self.open()
 
     def open(self) -> "Store":
