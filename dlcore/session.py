@@ -14,7 +14,7 @@ from .reaper import close_stale_runs, reap, study_lock
 from .search.budget import leave, raise_budget, this_process
 from .search.objective import Objective
 from .search.space import NAME_RE, SearchSpace, space_to_doc
-from .search.storage import make_storage, redact
+from .search.storage import checkpoint, make_storage, redact
 from .search.study import check_study, open_study
 from .search.workers import run_workers, work
 from .store import Store
@@ -92,6 +92,7 @@ def run_search(space: SearchSpace, store: Store, n_trials: int | None = None, on
                 finally:
                     with interrupt.deferred():
                         tracker.end(parent, status)
+    checkpoint(store.storage)  # the whole study in optuna.db itself, for copies and read-only readers
     if not track:
         summary = study_summary(study)
     summary.update(storage=redact(store.storage), tracking_uri=store.tracking_uri if track else None,

@@ -194,3 +194,26 @@ def redact(url) -> str:
         if ":" in cred:
             return f"{scheme}://{cred.split(':')[0]}:***@{host}"
     return s
+
+
+def checkpoint(url) -> None:
+    """Fold a SQLite storage's write-ahead log into the database file (``wal_checkpoint(TRUNCATE)``), so
+    that the file alone holds every trial: a reader that opens it read-only and immutable (a read-only
+    store) ignores the log, and a copy without its ``-wal`` would lose what the log held. SQLite folds
+    it in by itself only when the last connection closes, which a process's pooled connections, or a
+    read-only reader still open, can prevent. Best effort: a busy or full disk leaves it for later."""
+    import sqlite3
+
+    from ..sqlite_files import sqlite_path
+
+    path = sqlite_path(url) if isinstance(url, str) else None
+    if path is None or not path.is_file():
+        return
+    try:
+        con = sqlite3.connect(path, timeout=SQLITE_BUSY_TIMEOUT)
+        try:
+            con.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+        finally:
+            con.close()
+    except sqlite3.Error:
+        pass
