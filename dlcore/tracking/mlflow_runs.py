@@ -12,6 +12,7 @@ import re
 import tempfile
 import time
 from pathlib import Path
+from urllib.request import url2pathname
 
 import numpy as np
 
@@ -137,10 +138,26 @@ class Tracker:
         self.client.set_terminated(run_id, status=status)
 
     def load_arrays(self, run_id: str, file_name: str) -> dict:
+        moved = self._moved_artifact(run_id, file_name)
         with tempfile.TemporaryDirectory() as d:
-            path = self.client.download_artifacts(run_id, file_name, d)
+            path = moved or self.client.download_artifacts(run_id, file_name, d)
             with np.load(path, allow_pickle=False) as z:
                 return {k: z[k] for k in z.files}
+
+    def _moved_artifact(self, run_id: str, file_name: str) -> Path | None:
+        """A run's artifact inside this store when the store was moved but could not be re-rooted (it is
+        read-only): its recorded artifact URI still names the old place, which may be gone."""
+        from .store import moved_from
+
+        old = moved_from(self.artifact_root.parent) if self.artifact_root is not None else None
+        if old is None:
+            return None
+        uri = self.client.get_run(run_id).info.artifact_uri
+        prefix = Path(old).as_uri()
+        if not uri.startswith(prefix + "/"):
+            return None
+        path = self.artifact_root.parent / url2pathname(uri[len(prefix) + 1:]) / file_name
+        return path if path.is_file() else None
 
 
 # Every write: on a full disk, tried once more in the room the store's reserve made (dlcore/disk.py).

@@ -84,12 +84,9 @@ class Store:
                     print(f"dlcore: store moved from {old} to {self.root}: re-rooted {n} artifact locations",
                           file=sys.stderr)
                 self._write_marker()
-        except OSError as e:  # a read-only store is read as it is, unless it must be re-rooted first
-            old = self.recorded_root()
-            if e.errno not in (errno.EACCES, errno.EPERM, errno.EROFS) or old not in (None, str(self.root)):
-                raise ConfigError(f"{self.root} cannot be opened ({e.strerror}: {e.filename})"
-                                  + (f": it was moved from {old} and must be re-rooted once; make it writable"
-                                     if old else "")) from None
+        except OSError as e:  # a read-only store is read as it is; moved, its artifacts are found inside it
+            if e.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
+                raise ConfigError(f"{self.root} cannot be opened ({e.strerror}: {e.filename})") from None
         return self
 
     def recorded_root(self) -> str | None:
@@ -102,6 +99,14 @@ class Store:
         tmp = self.marker.with_name(f".{MARKER}.{os.getpid()}")
         tmp.write_text(json.dumps({"root": str(self.root), "format": 1}) + "\n")
         os.replace(tmp, self.marker)
+
+
+def moved_from(root: Path) -> str | None:
+    """Where the store at ``root`` was when its artifact locations were written, if that is elsewhere
+    and they were not rewritten (a read-only store, which cannot be re-rooted): readers then find each
+    artifact inside ``root`` instead (``Tracker.load_arrays``)."""
+    old = Store(Path(root)).recorded_root()
+    return old if old is not None and old != str(root) else None
 
 
 def resolve_store(option: str | None = None) -> Store:
