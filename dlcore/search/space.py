@@ -40,7 +40,7 @@ class StudySettings:
                           "'_', '-', '.' and spaces (100 at most)")
     metric: str = spec("val_cost", kind=str, choices=tuple(METRICS))
     direction: str | None = spec(None, kind=str, choices=("minimize", "maximize"), doc="default: the metric's")
-    trials: int = spec(20, kind=int, check=lambda v: 1 <= v <= MAX_TRIALS, rule=f"must be in 1..{MAX_TRIALS}")
+    trials: int = spec(20, kind=int, check=positive, rule="must be >= 1")  # and at most MAX_TRIALS (validate)
     seed: int = spec(0, kind=int, check=seed_range, rule="must be in [0, 2**32)")
     sampler: str = spec("tpe", kind=str, choices=SAMPLERS)
     pruner: str = spec("median", kind=str, choices=PRUNERS)
@@ -204,6 +204,9 @@ LIMITS = {"n_layers": 50, "n_units": 100_000}
 def validate(s: SearchSpace):
     """Cross-field rules; raises ConfigError (without the file name: callers add it)."""
     sp, out = s.space, s.base.model.output_activation
+    if s.study.trials > MAX_TRIALS:
+        raise ConfigError(f"study.trials = {s.study.trials}: at most {MAX_TRIALS} trials per search (run it again "
+                          "to add more)")
     for key in RANGE_KINDS:
         r = getattr(sp, key)
         if not isinstance(r, Range):
