@@ -219,7 +219,7 @@ def train(config, *, store=None, track: bool = True, experiment: str = "dlcore-t
     if track:
         if experiment == "":
             raise ConfigError(f"--experiment {experiment!r}: an MLflow experiment name cannot be empty")
-        store.prepare()
+        store.prepare(optuna=False)
     steps, val_costs = [], []
     start = time.perf_counter()
     with iteration_progress(cfg.train.iterations, "train", enabled=None if progress else False) as bar:

@@ -58,7 +58,7 @@ class Store:
         uses = "storage" not in self.custom or not self.remote_tracking
         return Directory(self.root) if uses else None
 
-    def prepare(self) -> "Store":
+    def prepare(self, optuna: bool = True) -> "Store":
         """Before a command writes: a tracking server answers; each SQLite database is intact, writable
         and not half-built (a corrupt mlflow.db found later left a raised budget behind); then the
         embedded directory and its marker exist (a moved store re-rooted). The databases themselves
@@ -71,8 +71,9 @@ class Store:
 
         if self.remote_tracking:
             check_server(self.tracking_uri)
-        check_backends(self.storage, self.tracking_uri, write=True)
-        for url, check in ((self.storage, check_optuna_db), (self.tracking_uri, check_mlflow_db)):
+        storage = self.storage if optuna else None  # `dlcore train` writes MLflow only
+        check_backends(storage, self.tracking_uri, write=True)
+        for url, check in ((storage, check_optuna_db), (self.tracking_uri, check_mlflow_db)):
             path = sqlite_path(url)
             if path is not None and path.is_file():
                 check(path)
