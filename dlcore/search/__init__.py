@@ -1,7 +1,7 @@
-"""dlcore.search: the Optuna side (search spaces, the objective, studies, reports).
+"""dlcore.search: the Optuna side (search spaces, the objective, studies, storage, workers, reports).
 
-Only the space is imported eagerly: ``import dlcore`` must not pay for importing Optuna."""
-from .space import SearchSpace, load_space
+Nothing is imported eagerly: ``import dlcore`` imports this package first (see ``dlcore/__init__``), and
+must not pay for NumPy or Optuna before ``python -m dlcore`` has its interrupt handler in place."""
 
 
 def __getattr__(name):
@@ -9,6 +9,10 @@ def __getattr__(name):
         from . import objective
 
         return getattr(objective, name)
+    if name in ("SearchSpace", "load_space"):
+        from . import space
+
+        return getattr(space, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
