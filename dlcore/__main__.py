@@ -11,4 +11,5 @@ try:
 except KeyboardInterrupt:
     print("dlcore: interrupted", file=sys.stderr)
     code = 130
+interrupt.settle()  # a signal while the process exits must not change how it exits
 raise SystemExit(code)

@@ -82,6 +82,16 @@ def deferred():
                 signal.signal(s, h)
 
 
+def settle() -> None:
+    """The command has ended and the process exits: from now on SIGINT and SIGTERM are ignored (main
+    thread only). Python's finalization puts back the default action of every signal it handled, and
+    shutting the libraries down takes a while, so a second Ctrl-C then killed the process (exit -2)
+    after it had printed its one line; an ignored signal stays ignored through finalization."""
+    if threading.current_thread() is threading.main_thread():
+        for s in SIGNALS:
+            signal.signal(s, signal.SIG_IGN)
+
+
 def hold() -> None:
     """Once an interrupt is being handled: from now on (until the enclosing :func:`interruptible` block
     ends, or for the rest of the process under :func:`install`) SIGINT and SIGTERM are only remembered,

@@ -21,6 +21,17 @@ from ..errors import DlcoreError
 
 
 def main(argv=None) -> int:
+    """The command line (see ``_main``). Run as the program, a signal that comes once the command has
+    ended (a second Ctrl-C while the process exits) is only remembered: it cannot turn the exit code
+    into a death by SIGINT."""
+    try:
+        return _main(argv)
+    finally:
+        if argv is None:
+            interrupt.settle()
+
+
+def _main(argv=None) -> int:
     """The command line. Run as the program (``argv`` None), it first installs the interrupt handler, so
     that a Ctrl-C at any moment, imports included, ends in one line and exit 130."""
     if argv is None:
