@@ -21,7 +21,8 @@ from dlcore.disk import RESERVE, RESERVE_BYTES
 from tests.store.integrity import check_store, runs_of
 from tests.store.test_faults import finish, space_file, start
 
-SIZE = "4m"             # the tmpfs: the store of a few trials (~1.5 MiB, the write-ahead log included) fits
+SIZE = "24m"            # the tmpfs: the store of a few trials (~6.5 MiB: the databases, the write-ahead log and
+                         # the parent run's report.html, ~4.7 MiB with plotly.js embedded) fits
 FREE = 96 * 1024        # left free by the filler: a few trials' writes, far fewer than the search asks
 
 
