@@ -100,6 +100,8 @@ def make_storage(url, read_only: bool = False):
     path = sqlite_path(url)
     if read_only and path is not None:
         check_database(path, "Optuna's storage", write=False)
+        if path.is_file():
+            check_optuna_db(path)  # a half-built file is refused, never completed (it could not be, read-only)
         return _read_only_storage(url, read_only_url(path))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
@@ -153,7 +155,8 @@ def _read_only_storage(url: str, ro_url: str):
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            return optuna.storages.RDBStorage(ro_url, engine_kwargs={"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT}})
+            return optuna.storages.RDBStorage(ro_url, skip_table_creation=True,
+                                              engine_kwargs={"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT}})
     except Exception as e:  # noqa: BLE001 -- SQLAlchemy and driver errors vary; say which storage
         raise ConfigError(f"cannot open Optuna storage {redact(url)} read-only: {str(e).splitlines()[0]}") from None
 
