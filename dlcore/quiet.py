@@ -26,16 +26,11 @@ LOGGER_LEVELS = {"mlflow": logging.WARNING, "alembic": logging.WARNING,
                  "mlflow.store.db.utils": logging.CRITICAL}
 
 
-@contextlib.contextmanager
-def mlflow_env():
-    """MLflow's variables, where the caller has not set them, until the block ends (for importing mlflow)."""
-    added = [k for k in MLFLOW_ENV if k not in os.environ]
-    os.environ.update({k: MLFLOW_ENV[k] for k in added})
-    try:
-        yield
-    finally:
-        for k in added:
-            os.environ.pop(k, None)
+def set_program_env() -> None:
+    """For the ``dlcore`` program only (its own process, never a library caller's): MLflow's variables,
+    where the user has not set them, for the whole run."""
+    for k, v in MLFLOW_ENV.items():
+        os.environ.setdefault(k, v)
 
 
 @contextlib.contextmanager
@@ -51,16 +46,13 @@ def quiet():
 
     environ, loggers = dict(os.environ), _logging_state()
     try:
-        os.environ.update({k: v for k, v in MLFLOW_ENV.items() if k not in os.environ})
         for name, level in LOGGER_LEVELS.items():
             logging.getLogger(name).setLevel(level)
         optuna.logging.set_verbosity(optuna.logging.ERROR)
         yield
     finally:
         _restore_logging(loggers)
-        for k in set(os.environ) - set(environ):
-            del os.environ[k]
-        os.environ.update({k: v for k, v in environ.items() if os.environ.get(k) != v})
+        _undo_library_env(environ)
 
 
 def _logging_state() -> dict:
@@ -77,3 +69,13 @@ def _restore_logging(state: dict):
             logger.setLevel(level)
         logger.disabled, logger.propagate, logger.handlers[:] = disabled, propagate, handlers
     root.setLevel(state[root][0])  # always: setLevel also empties every logger's cached enabled levels
+
+
+def _undo_library_env(environ: dict):
+    """Take back what the libraries set in the environment during a call (MLflow's MLFLOW_TRACKING_URI,
+    joblib's KMP_INIT_AT_FORK): dlcore itself sets nothing in a caller's process."""
+    for k in set(os.environ) - set(environ):
+        del os.environ[k]
+    for k, v in environ.items():
+        if os.environ.get(k) != v:
+            os.environ[k] = v

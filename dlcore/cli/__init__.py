@@ -24,6 +24,10 @@ def main(argv=None) -> int:
     """The command line (see ``_main``). Run as the program, a signal that comes once the command has
     ended (a second Ctrl-C while the process exits) is only remembered: it cannot turn the exit code
     into a death by SIGINT."""
+    if argv is None:
+        from ..quiet import set_program_env
+
+        set_program_env()  # the program's own process: MLflow quiet on stdout (it is for --json)
     try:
         return _main(argv)
     finally:

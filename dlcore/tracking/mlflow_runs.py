@@ -17,12 +17,10 @@ from urllib.request import url2pathname
 import numpy as np
 
 from ..disk import retry_when_full
-from ..quiet import mlflow_env
 
-with mlflow_env():  # importing mlflow starts its telemetry client unless this says no (and leaves no variable)
-    from mlflow.entities import Dataset, DatasetInput, InputTag, Metric, Param, RunTag
-    from mlflow.exceptions import MlflowException
-    from mlflow.tracking import MlflowClient
+from mlflow.entities import Dataset, DatasetInput, InputTag, Metric, Param, RunTag
+from mlflow.exceptions import MlflowException
+from mlflow.tracking import MlflowClient
 
 from .store import prepare_tracking_db  # noqa: E402
 
