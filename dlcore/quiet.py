@@ -35,7 +35,7 @@ def set_program_env() -> None:
 
 @contextlib.contextmanager
 def quiet():
-    """For the duration of a call: MLflow's variables, mlflow/alembic loggers at WARNING and Optuna's
+    """For the duration of a call: mlflow/alembic loggers at WARNING and Optuna's
     verbosity at ERROR. Afterwards the environment and the logging tree are as they were, even when the
     call raised: that also undoes what libraries do on their own during it (joblib's ``KMP_INIT_AT_FORK``
     on its lazy import, MLflow's ``MLFLOW_TRACKING_URI``, and the ``logging.config.fileConfig`` that
