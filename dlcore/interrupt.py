@@ -7,6 +7,11 @@ Inside :func:`interruptible` the signal also sets a flag, and :func:`check` -- c
 loop's callback (see ``dlcore.runner.train_run``) and between trials -- raises the interrupt again at a
 point where it cannot be swallowed. A second Ctrl-C raises again, as usual.
 
+Nor is it raised inside database code (SQLAlchemy, sqlite3, Optuna's storages, MLflow's stores) or an
+eval(): there a KeyboardInterrupt would leave a transaction open and the write lock held, or a trial or
+run half recorded. The signal is held back and delivered again 10 ms later, once that code has returned
+(a second signal while one is held raises at once: a wait on a hung database can still be cut short).
+
 :func:`install` puts the handler in place for the whole process as its first act (``dlcore/__main__``,
 ``dlcore.cli.main``), so that a Ctrl-C or SIGTERM while the libraries are still being imported ends in
 "dlcore: interrupted" rather than a traceback or "Exception ignored ... KeyboardInterrupt" (an
@@ -15,6 +20,8 @@ back while a record is being closed, so that a second Ctrl-C cannot leave a run 
 """
 from __future__ import annotations
 
+import _thread
+import os
 import signal
 import sys
 import threading
@@ -22,14 +29,63 @@ import weakref
 from contextlib import contextmanager
 
 _requested = threading.Event()
+_pending = threading.Event()  # a signal held back (see _handler), not raised yet
+_again = threading.Event()    # the next call of the handler is a held signal delivered again
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
+RETRY = 0.01  # seconds before a held-back signal is delivered again
+# Where an exception raised at any bytecode leaves things half done: a transaction open on a connection
+# that stays in the pool, holding SQLite's write lock ("database is locked" for the writes that close
+# the trial and its run), an Optuna trial told halfway, a run created but not yet returned.
+GUARDED = ("sqlalchemy", "sqlite3", "alembic", "psycopg", "optuna.storages", "mlflow.store")
 
 
 def _handler(signum, frame):
     _requested.set()
     if _swallowed_in(frame):
         return  # raising here would print "Exception ignored in ..." and be dropped: check() raises it
+    again = _again.is_set()
+    _again.clear()
+    if (again or not _pending.is_set()) and _held_in(frame):
+        _pending.set()  # delivered again in RETRY seconds, or by check(); a second signal raises at once
+        _deliver_again(signum)
+        return
+    _pending.clear()
     raise KeyboardInterrupt
+
+
+def _held_in(frame) -> bool:
+    """Whether a KeyboardInterrupt raised in ``frame`` now would leave a record half written (database
+    code on the stack: ``GUARDED``), or would end the process as killed by SIGINT: in CPython 3.11 one
+    that leaves a string given to eval() or exec() (namedtuple() does that hundreds of times while pandas,
+    pyarrow and MLflow are imported) marks the process as ended by an unhandled Ctrl-C even once it is
+    caught, and the process kills itself with SIGINT at exit (exit -2 instead of 130). The outermost frame
+    is the program itself under ``python -c``, not an eval."""
+    dirs = _guarded_dirs()
+    while frame is not None:
+        name = frame.f_code.co_filename
+        if (name == "<string>" and frame.f_back is not None) or name.startswith(dirs):
+            return True
+        frame = frame.f_back
+    return False
+
+
+def _guarded_dirs() -> tuple:
+    dirs = []
+    for name in GUARDED:
+        path = getattr(sys.modules.get(name), "__file__", None)  # only what is imported already
+        if path:
+            dirs.append(os.path.dirname(path) + os.sep)
+    return tuple(dirs)
+
+
+def _deliver_again(signum) -> None:
+    def again():
+        if _pending.is_set():
+            _again.set()
+            _thread.interrupt_main(signum)  # as if it arrived now: the handler runs again
+    timer = threading.Timer(RETRY, again)
+    timer.daemon = True
+    timer.start()
 
 
 def _swallowed_in(frame) -> bool:
@@ -110,6 +166,7 @@ def requested() -> bool:
 def check() -> None:
     """Raise KeyboardInterrupt if SIGINT or SIGTERM arrived since :func:`interruptible` began."""
     if _requested.is_set():
+        _pending.clear()
         raise KeyboardInterrupt
 
 
@@ -131,3 +188,4 @@ def interruptible():
             if h is not None:  # None: installed from C, not restorable from Python
                 signal.signal(s, h)
         _requested.clear()
+        _pending.clear()

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import sys
+import time
 
 import pytest
 
@@ -53,3 +55,46 @@ def test_blocks_nest_and_restore_the_previous_handlers():
             os.kill(os.getpid(), signal.SIGTERM)
         assert interrupt.requested()
     assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == before
+
+
+def _spin_until_interrupted(limit=30.0):
+    """Run Python bytecode (where a held signal is delivered again) until a KeyboardInterrupt; the limit
+    only stops a broken build from hanging."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        pass
+    raise AssertionError("the held signal never came back")
+
+
+def test_a_signal_inside_eval_is_raised_after_the_eval():
+    """Raised out of an eval(), CPython 3.11 would kill the process with SIGINT at exit even if caught."""
+    with interrupt.interruptible():
+        value = eval("__import__('os').kill(__import__('os').getpid(), 2) or sum(range(10 ** 5)) and 42")
+        assert value == 42  # the eval ran to its end
+        with pytest.raises(KeyboardInterrupt):
+            _spin_until_interrupted()
+
+
+def test_a_signal_inside_a_database_write_waits_for_its_commit(tmp_path):
+    """A Ctrl-C inside SQLAlchemy: the transaction completes (no lock left held), then the interrupt."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    with engine.begin() as c:
+        c.execute(sa.text("create table t (x integer)"))
+    sent = []
+
+    def ctrl_c_once(*_):  # from inside SQLAlchemy's execute, the first statement of the transaction
+        if not sent:
+            sent.append(os.kill(os.getpid(), signal.SIGINT))
+
+    sa.event.listen(engine, "before_cursor_execute", ctrl_c_once)
+    with interrupt.interruptible():
+        with engine.begin() as c:
+            c.execute(sa.text("insert into t values (1)"))
+            c.execute(sa.text("insert into t values (2)"))
+        with pytest.raises(KeyboardInterrupt):
+            _spin_until_interrupted()
+    engine.dispose()
+    with sqlite3.connect(tmp_path / "db.sqlite") as c:
+        assert c.execute("select x from t").fetchall() == [(1,), (2,)]

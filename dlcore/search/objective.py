@@ -124,9 +124,9 @@ class Objective:
         cfg = self.config_for({}, seed)
         record = TrialRecord(trial.number, {}, cfg, self._layer_dims(cfg),
                              context={"dataset": self.dataset, "folds": self.folds, "space": self.space})
-        if self.hooks is not None:  # the run exists from the start: even a trial that fails to sample has one
-            self.hooks.start(trial, record)
         try:
+            if self.hooks is not None:  # the run exists from the start: even a trial that fails to sample has one
+                self.hooks.start(trial, record)
             record.params = self.suggest(trial)
             record.config = cfg = self.config_for(record.params, seed)
             record.layer_dims = self._layer_dims(cfg)

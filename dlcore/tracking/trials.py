@@ -37,10 +37,10 @@ class SearchTracker:
         tags = {"dlcore.kind": "trial", "optuna.study_name": self.study_name,
                 "optuna.trial_number": record.number, **provenance_tags()}
         run_id = self.tracker.start_run(self.experiment_id, f"trial-{record.number}", tags, self.parent_id)
+        self.run_ids[record.number] = run_id  # first: an interrupt from here on still closes the run (finish)
         trial.set_user_attr("mlflow_run_id", run_id)
         # where `dlcore ui` shows the run (append to its address): optuna-dashboard lists it with the trial
         trial.set_user_attr("mlflow_run_path", f"#/experiments/{self.experiment_id}/runs/{run_id}")
-        self.run_ids[record.number] = run_id
 
     def finish(self, record):
         run_id = self.run_ids.get(record.number)
