@@ -60,27 +60,48 @@ def study_figures(study) -> dict:
         plots["param_importances"] = partial(ovm.plot_param_importances, **named)
         plots["parallel_coordinate"] = partial(ovm.plot_parallel_coordinate, **named)
     figures = {}
-    n_params = len({k for t in complete for k in t.params})
+    distributions = {k: d for t in complete for k, d in t.distributions.items()}
     for name, plot in plots.items():
         try:
-            figures[name] = _legible(name, _off_pyplot(plot, study), n_params)
+            figures[name] = _legible(name, _off_pyplot(plot, study), distributions)
         except (ValueError, RuntimeError, ZeroDivisionError) as e:  # too few distinct trials
             optuna.logging.get_logger("dlcore").debug("skipped %s: %s", name, e)
     return figures
 
 
-def _legible(name: str, fig: Figure, n_params: int) -> Figure:
+def _legible(name: str, fig: Figure, distributions: dict) -> Figure:
     """Sized to what it shows: parallel coordinates get ~1.4 inch per axis (Optuna's fixed size overlaps
     the tick labels of 9 axes), importances a bar height per parameter; axis names are turned to fit.
-    (Optuna already draws a log-sampled parameter's axis on a log scale.)"""
+    (Optuna already draws a log-sampled parameter's axis on a log scale; its ticks are made plain.)"""
+    n_params = len(distributions)
     if name == "parallel_coordinate":
         fig.set_size_inches(max(7.0, 1.4 * (n_params + 1)), 5.5)
         for ax in fig.axes[:1]:
             ax.tick_params(axis="x", labelrotation=25, labelsize=8)
+        _plain_ticks(fig, distributions)
     elif name == "param_importances":
         fig.set_size_inches(7.5, max(3.5, 0.45 * n_params + 1.5))
     fig.tight_layout()
     return fig
+
+
+def _plain_ticks(fig: Figure, distributions: dict) -> None:
+    """The parallel coordinates' parameter axes with ticks a person reads: 0.02, 0.05, 0.1 on a log axis
+    (not 2x10^-2 and crowded minor labels), whole numbers on an integer one (not 2.25 layers). An axis
+    drawn with categories (a conditional parameter's "None") keeps Optuna's ticks."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
+
+    names = [t.get_text() for t in fig.axes[0].get_xticklabels()][1:]  # the objective's axis first
+    axes = [ax for ax in fig.axes[1:] if ax.get_label() != "<colorbar>"]
+    for name, ax in zip(names, axes):
+        if any(t.get_text() == "None" for t in ax.get_yticklabels()):
+            continue
+        if ax.get_yscale() == "log":
+            ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+            ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+            ax.yaxis.set_minor_formatter(NullFormatter())
+        elif isinstance(distributions.get(name), optuna.distributions.IntDistribution):
+            ax.yaxis.set_major_locator(MaxNLocator(integer=True))
 
 
 def _off_pyplot(plot, study) -> Figure:
