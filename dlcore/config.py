@@ -21,6 +21,7 @@ from typing import Any
 from .data import DATASETS
 from .errors import ConfigError
 from .nn import FORMS, HIDDEN_ACTIVATIONS, INIT_SCHEMES, OUTPUT_ACTIVATIONS
+GRAMS = ("dataset", "run")  # how the dual form forms K (TrainConfig.gram)
 
 
 def spec(default=MISSING, *, kind, check=None, rule="", choices=None, doc=""):
@@ -97,6 +98,9 @@ class TrainConfig:
     iterations: int = spec(2500, kind=int, check=positive, rule="must be >= 1")
     dtype: str = spec("float64", kind=str, choices=("float64", "float32"))
     form: str = spec("auto", kind=str, choices=FORMS, doc="first layer: direct, dual, or the cheaper")
+    gram: str = spec("dataset", kind=str, choices=GRAMS,
+                     doc="the dual form's K = X^T X: blocks of one Gram matrix of the training split, computed "
+                         "once per process (dataset), or each run's own (run)")
     blas_threads: int = spec(0, kind=int, check=lambda v: v >= 0, rule="must be >= 0",
                              doc="BLAS threads while training (0: one per core); logged and restored")
 
@@ -138,6 +142,9 @@ class RunConfig:
         data = d.get("data")
         if isinstance(data, dict) and "standardize" not in data:
             d = {**d, "data": {**data, "standardize": False}}
+        train = d.get("train")  # likewise train.gram: a config without it formed each run's own K
+        if isinstance(train, dict) and "gram" not in train:
+            d = {**d, "train": {**train, "gram": "run"}}
         return cls.from_dict(d, where)
 
     def with_overrides(self, assignments, where: str = "--set") -> "RunConfig":

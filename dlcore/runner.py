@@ -27,6 +27,7 @@ class Split:
     X_val: np.ndarray | None = None
     Y_val: np.ndarray | None = None
     scaler: tuple | None = None
+    rows: tuple | None = None  # (training, validation) indices into dataset.X; validation None without one
 
     def inputs(self, X_raw, dtype) -> np.ndarray:
         """Raw examples (the test split, say) as this run sees them: scaled by its scaler, in ``dtype``."""
@@ -91,11 +92,32 @@ def make_split(cfg: RunConfig, dataset: Dataset, train_idx=None, val_idx=None) -
     everything = val_idx is None and np.array_equal(train_idx, np.arange(dataset.Y.shape[1]))
     X_raw = dataset.X if everything else dataset.X[:, train_idx]   # all of it: no copy of X
     Y = _as(dataset.Y if everything else dataset.Y[:, train_idx], dtype)
-    split = Split(dataset, X_raw, Y, scaler=fit_standardizer(X_raw) if cfg.data.standardized else None)
+    split = Split(dataset, X_raw, Y, scaler=fit_standardizer(X_raw) if cfg.data.standardized else None,
+                  rows=(train_idx, val_idx))
     split.X = split.inputs(X_raw, dtype)
     if val_idx is not None:
         split.X_val, split.Y_val = split.inputs(dataset.X[:, val_idx], dtype), _as(dataset.Y[:, val_idx], dtype)
     return split
+
+
+def gram_blocks(cfg: RunConfig, split: Split, form: str):
+    """(K, K_val) for the dual form with ``train.gram = "dataset"``: blocks of the Gram matrix of the
+    dataset's whole training split, X^T X, computed once per dataset and dtype and kept with the dataset
+    (every fold, repeat and trial of a search takes its blocks by index), else None: the run forms its own
+    K (``train.gram = "run"``, the direct form, or standardized data, which differ from fold to fold).
+    Blocks of one product equal each run's own product to rounding only, which is why the choice is part
+    of the run's config and ``reproduce`` follows it."""
+    if form != "dual" or cfg.train.gram != "dataset" or split.scaler is not None or split.rows is None:
+        return None
+    dataset, (tr, va) = split.dataset, split.rows
+    key = ("gram", np.dtype(cfg.train.dtype).str)
+    G = dataset.cache.get(key)
+    if G is None:
+        X = _as(dataset.X, cfg.train.dtype)
+        G = dataset.cache[key] = X.T @ X            # (m, m), m the training split's examples
+    if len(tr) == G.shape[0] and va is None and np.array_equal(tr, np.arange(G.shape[0])):
+        return G, None                              # the whole training split (a refit)
+    return G[np.ix_(tr, tr)], None if va is None else G[np.ix_(tr, va)]
 
 
 def architecture(cfg: RunConfig, n_x: int, n_y: int = 1) -> nn.Architecture:
@@ -157,10 +179,12 @@ def train_run(cfg: RunConfig, split: Split | None = None, on_step=None, every: i
         interrupt.check()
         return None if on_step is None else on_step(i, costs, val)
 
+    form = nn.resolve_form(cfg.train.form, split.X.shape[0], split.X.shape[1], arch.layer_dims[1],
+                           cfg.train.iterations)
     with threadpool_limits(limits=cfg.blas_threads, user_api="blas"):  # the thread count is part of the run
         result = nn.gradient_descent(split.X, split.Y, W, b, arch, cfg.train.learning_rate, cfg.train.iterations,
                                      on_step=step, every=every, X_val=split.X_val, Y_val=split.Y_val,
-                                     form=cfg.train.form)
+                                     form=form, gram=gram_blocks(cfg, split, form))
     metrics = evaluate(result.W, result.b, arch, split.X, split.Y, "train")
     if split.X_val is not None:
         metrics |= evaluate(result.W, result.b, arch, split.X_val, split.Y_val, "val")

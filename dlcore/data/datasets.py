@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -25,6 +25,7 @@ class Dataset:
     Y_test: np.ndarray | None
     fingerprint: str              # sha256 of the arrays as loaded (before any split)
     source: str = ""              # file or directory read, for messages
+    cache: dict = field(default_factory=dict, repr=False, compare=False)  # what runs derive from X once (Gram)
 
     @property
     def has_test(self) -> bool:

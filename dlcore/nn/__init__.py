@@ -5,12 +5,12 @@ from .gradcheck import gradient_check
 from .init import SCHEMES as INIT_SCHEMES, initialize
 from .metrics import accuracy, balanced_accuracy, mean_squared_error, r2_score
 from .model import Architecture, backward, cost, forward, predict, predict_proba
-from .train import FORMS, TrainResult, Validation, choose_form, gradient_descent
+from .train import FORMS, TrainResult, Validation, choose_form, gradient_descent, resolve_form
 
 __all__ = [
     "ACTIVATIONS", "HIDDEN_ACTIVATIONS", "OUTPUT_ACTIVATIONS", "INIT_SCHEMES", "FORMS",
     "Architecture", "TrainResult", "Validation", "accuracy", "backward", "balanced_accuracy", "check_params",
     "check_x", "check_xy",
-    "choose_form", "cost", "forward", "gradient_check", "gradient_descent", "initialize",
+    "choose_form", "resolve_form", "cost", "forward", "gradient_check", "gradient_descent", "initialize",
     "mean_squared_error", "predict", "predict_proba", "r2_score",
 ]

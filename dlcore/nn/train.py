@@ -10,7 +10,8 @@ dW[1] = (1/m) dZ[1] X^T, so W[1](t) = W[1](0) + C(t) X^T with C (n[1], m). Then
     C   -= alpha (1/m) dZ[1],
 
 and W[1] is materialised only when asked for. Exact algebra: the curves agree with the direct form
-to rounding, while an iteration costs O(n1 m^2) instead of O(n1 n_x m).
+to rounding, while an iteration costs O(n1 m^2) instead of O(n1 n_x m). K (and K_val = X^T X_val) may
+be given (``gram``): blocks of one Gram matrix of all the examples, taken by index for each fold, say.
 """
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ class DirectFirstLayer:
 
     name = "direct"
 
-    def __init__(self, W1, X, X_val=None):
+    def __init__(self, W1, X, X_val=None, gram=None):
         self.W1, self.X, self.X_val = W1, X, X_val
 
     def z1(self, b1, out=None):
@@ -54,14 +55,14 @@ class DualFirstLayer:
 
     name = "dual"
 
-    def __init__(self, W1, X, X_val=None):
+    def __init__(self, W1, X, X_val=None, gram=None):
         self.W1_0, self.X = W1, X
         self.P = W1 @ X                         # W[1](0) X   (n1, m)
-        self.K = X.T @ X                        # X^T X       (m, m)
+        self.K = X.T @ X if gram is None else gram[0]  # X^T X (m, m)
         self.C = np.zeros((W1.shape[0], X.shape[1]), dtype=W1.dtype)  # (n1, m)
         if X_val is not None:
             self.P_val = W1 @ X_val             # (n1, m_val)
-            self.K_val = X.T @ X_val            # (m, m_val)
+            self.K_val = X.T @ X_val if gram is None else gram[1]  # (m, m_val)
 
     def z1(self, b1, out=None):
         Z1 = np.matmul(self.C, self.K, out=out)  # P + C K + b1, in that order
@@ -77,6 +78,11 @@ class DualFirstLayer:
 
     def weights(self):
         return self.W1_0 + self.C @ self.X.T    # (n1, n_x)
+
+
+def resolve_form(form: str, n_x: int, m: int, n1: int, iterations: int) -> str:
+    """``form`` itself, or for "auto" the cheaper of the two (``choose_form``)."""
+    return choose_form(n_x, m, n1, iterations) if form == "auto" else form
 
 
 def choose_form(n_x: int, m: int, n1: int, iterations: int) -> str:
@@ -111,7 +117,7 @@ class TrainResult:
 
 def gradient_descent(X, Y, W, b, arch: Architecture, learning_rate: float, iterations: int,
                      on_step=None, every: int = 100, X_val=None, Y_val=None, form: str = "auto",
-                     explode_factor: float = 1e3) -> TrainResult:
+                     explode_factor: float = 1e3, gram=None) -> TrainResult:
     """Train ``W, b`` (lists, updated in place) by batch gradient descent on X (n_x, m), Y (n_y, m).
 
     ``on_step(i, costs, val)`` is called after the cost of iteration i when (i + 1) % every == 0
@@ -119,12 +125,13 @@ def gradient_descent(X, Y, W, b, arch: Architecture, learning_rate: float, itera
     on X_val, Y_val) of the same parameters, None without validation data. Returning False stops.
     Divergence, a cost that is not finite or exceeds ``explode_factor`` times the first one, or
     parameters that are not finite, ends training with status "diverged" and no warnings.
+    ``gram``: (K, K_val) for the dual form, X^T X and X^T X_val (K_val None without validation),
+    computed here when not given; the direct form does not use it.
     """
-    _check_inputs(X, Y, W, b, arch, learning_rate, iterations, every, X_val, Y_val, form)
+    _check_inputs(X, Y, W, b, arch, learning_rate, iterations, every, X_val, Y_val, form, gram)
     m = X.shape[1]
-    if form == "auto":
-        form = choose_form(X.shape[0], m, arch.layer_dims[1], iterations)
-    first = (DualFirstLayer if form == "dual" else DirectFirstLayer)(W[0], X, X_val)
+    form = resolve_form(form, X.shape[0], m, arch.layer_dims[1], iterations)
+    first = (DualFirstLayer if form == "dual" else DirectFirstLayer)(W[0], X, X_val, gram)
     costs = np.empty(iterations, dtype=np.float64)
     result = TrainResult(W, b, costs[:0], form=form)
     out = arch.output_activation
@@ -168,7 +175,7 @@ def gradient_descent(X, Y, W, b, arch: Architecture, learning_rate: float, itera
     return result
 
 
-def _check_inputs(X, Y, W, b, arch: Architecture, learning_rate, iterations, every, X_val, Y_val, form):
+def _check_inputs(X, Y, W, b, arch: Architecture, learning_rate, iterations, every, X_val, Y_val, form, gram=None):
     """gradient_descent's arguments, refused with a ValueError naming the problem."""
     if form not in FORMS:
         raise ValueError(f"form must be one of {FORMS} (got {form!r})")
@@ -183,6 +190,12 @@ def _check_inputs(X, Y, W, b, arch: Architecture, learning_rate, iterations, eve
         raise ValueError(f"learning_rate must be a positive finite number (got {learning_rate!r})")
     if int(iterations) != iterations or iterations < 1 or int(every) != every or every < 1:
         raise ValueError(f"iterations and every must be integers >= 1 (got {iterations!r}, {every!r})")
+    if gram is not None:
+        m = X.shape[1]
+        want = [(m, m), None if X_val is None else (m, X_val.shape[1])]
+        got = [None if g is None else np.shape(g) for g in gram]
+        if got != want:
+            raise ValueError(f"gram must be (K, K_val) of shapes {want} (got {got})")
 
 
 def _finite(first, W, b) -> bool:

@@ -85,10 +85,20 @@ class Tracker:
 
     def log_inputs(self, run_id: str, inputs: list):
         """Dataset inputs as built by ``tracking.datasets.dataset_inputs`` (dicts), each with its context tag."""
-        if inputs:
-            self.client.log_inputs(run_id, datasets=[DatasetInput(
-                Dataset(d["name"], d["digest"], d["source_type"], d["source"], profile=d.get("profile")),
-                tags=[InputTag(CONTEXT_TAG, d["context"])]) for d in inputs])
+        if not inputs:
+            return
+        datasets = [DatasetInput(Dataset(d["name"], d["digest"], d["source_type"], d["source"],
+                                         profile=d.get("profile")), tags=[InputTag(CONTEXT_TAG, d["context"])])
+                    for d in inputs]
+        for attempt in range(INPUT_ATTEMPTS):
+            try:
+                self.client.log_inputs(run_id, datasets=datasets)
+                return
+            except Exception as e:  # noqa: BLE001 -- only the race below is retried
+                # MLflow looks a dataset up, then inserts it: two workers logging a new dataset at once
+                # both insert, and the second breaks the unique key. Again, it finds the first one's row.
+                if attempt == INPUT_ATTEMPTS - 1 or not _integrity_error(e):
+                    raise
 
     def describe(self, run_id: str, markdown: str):
         """The run's description (markdown)."""
@@ -183,6 +193,20 @@ def _text(v) -> str:
     if isinstance(v, (list, tuple, dict)):
         return json.dumps(v)
     return str(v)
+
+
+INPUT_ATTEMPTS = 3
+
+
+def _integrity_error(e: BaseException) -> bool:
+    """Whether a database's unique-key violation (SQLAlchemy's IntegrityError) is in ``e``'s chain."""
+    seen = set()
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        if type(e).__name__ == "IntegrityError" or "IntegrityError" in str(e):  # MLflow may wrap it as text
+            return True
+        e = e.__cause__ or e.__context__
+    return False
 
 
 __all__ = ["CONTEXT_TAG", "NOTE_TAG", "PARENT_TAG", "Tracker"]
