@@ -61,6 +61,7 @@ class Objective:
         self.dataset = dataset if dataset is not None else load_dataset(space.base)
         check_labels(space.base, self.dataset)
         self.folds = folds_for(space.base, self.dataset, space.study.folds, space.study.repeats)
+        self._splits: dict = {}  # each fold's arrays, made for the first trial and read by every later one
         self._check_metric()
 
     def _check_metric(self):
@@ -163,6 +164,14 @@ class Objective:
                 return f"{reason}: {why}" + (f" (fold {f})" if len(self.folds) > 1 else "")
         return f"{reason}: the net's validation outputs are not finite"
 
+    def _split(self, f: int, cfg: RunConfig, tr, va):
+        """Fold ``f``'s arrays (copied out of the dataset, cast, scaled): the same for every trial that
+        shares the data config and dtype, so made once."""
+        key = (f, cfg.data, cfg.train.dtype)
+        if key not in self._splits:
+            self._splits[key] = make_split(cfg, self.dataset, tr, va)
+        return self._splits[key]
+
     def _layer_dims(self, cfg: RunConfig) -> tuple:
         return (self.dataset.X.shape[0], *cfg.model.hidden_units, self.dataset.Y.shape[0])
 
@@ -172,7 +181,7 @@ class Objective:
         fold_values, fold_curves, fold_metrics = [], [], []
         for f, ((tr, va), seed) in enumerate(zip(self.folds, fold_seeds(cfg.model.seed, k))):
             fold_cfg = replace(cfg, model=replace(cfg.model, seed=seed))
-            split = make_split(fold_cfg, self.dataset, tr, va)
+            split = self._split(f, fold_cfg, tr, va)
             curve = {"steps": [], "val_cost": []}
             pruned = []
 
