@@ -18,7 +18,7 @@ import dlcore
 
 ROOT = Path(__file__).resolve().parents[1]
 PLOTS = ("parallel_coordinate", "top_cost_curves")
-SCREENSHOT = "ui-trial.png"
+SCREENSHOT = "ui-experiment.png"
 
 
 def main(argv=None) -> int:
