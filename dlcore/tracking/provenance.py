@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import functools
+import os
 import platform
 import subprocess
 from pathlib import Path
@@ -23,15 +24,18 @@ def blas_info() -> dict:
     """BLAS library, version, thread count and kernel, as threadpoolctl (or numpy's build config)
     reports. The kernel (threadpoolctl's ``architecture``: Haswell, SkylakeX, Zen...) is the code path
     OpenBLAS chose for this CPU (``OPENBLAS_CORETYPE`` pins it); sums may round differently across
-    kernels, so it is part of what a bit-for-bit reproduction depends on."""
+    kernels, so it is part of what a bit-for-bit reproduction depends on. NumPy's own BLAS: with SciPy
+    loaded a process holds two (SciPy ships its own OpenBLAS), listed in the order they were loaded."""
     try:
         from threadpoolctl import threadpool_info
 
-        for pool in threadpool_info():
-            if pool.get("user_api") == "blas":
-                return {"blas": f"{pool.get('internal_api')} {pool.get('version')}",
-                        "blas_threads": str(pool.get("num_threads")),
-                        "blas_kernel": str(pool.get("architecture") or "unknown")}
+        pools = [p for p in threadpool_info() if p.get("user_api") == "blas"]
+        numpy_dir = os.path.dirname(os.path.dirname(np.__file__))  # site-packages: numpy/ and numpy.libs/
+        ours = [p for p in pools if os.path.relpath(str(p.get("filepath", "")), numpy_dir).startswith("numpy")]
+        for pool in ours + pools:
+            return {"blas": f"{pool.get('internal_api')} {pool.get('version')}",
+                    "blas_threads": str(pool.get("num_threads")),
+                    "blas_kernel": str(pool.get("architecture") or "unknown")}
     except ImportError:
         pass
     blas = np.show_config(mode="dicts").get("Build Dependencies", {}).get("blas", {})

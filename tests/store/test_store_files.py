@@ -367,3 +367,24 @@ def test_the_verdict_names_each_logged_fact_that_differs(original, tmp_path, mon
                          "max_abs_diff": 2.2e-16, "iterations": [1000], "run_id": run.info.run_id, "environment": facts})
     assert line == (f"differs from iteration 812 (largest |difference| 2.2e-16); BLAS kernel {_kernel()} here, "
                     f"Prescott when logged; numpy {np.__version__} here, 1.0.0 when logged")
+
+
+def test_the_logged_blas_is_numpys_whatever_else_is_loaded(monkeypatch):
+    """With SciPy loaded a process holds two OpenBLAS builds; which one threadpoolctl lists first follows
+    the load order, which differed between the search that logged a run and the process reading it (CI:
+    "BLAS openblas 0.3.30 here, openblas 0.3.31 when logged"). NumPy's is the one dlcore computes with."""
+    import numpy as np
+    import scipy.linalg  # noqa: F401 -- loads SciPy's own BLAS
+    import threadpoolctl
+
+    from dlcore.tracking.provenance import blas_info
+
+    pools = [p for p in threadpoolctl.threadpool_info() if p.get("user_api") == "blas"]
+    site = os.path.dirname(os.path.dirname(np.__file__))
+    numpys = [p for p in pools if os.path.relpath(p["filepath"], site).startswith("numpy")]
+    if not numpys:
+        pytest.skip("this NumPy's BLAS is not a library of its own (a system BLAS)")
+    want = f"{numpys[0]['internal_api']} {numpys[0]['version']}"
+    for order in (pools, pools[::-1]):
+        monkeypatch.setattr(threadpoolctl, "threadpool_info", lambda order=order: [dict(p) for p in order])
+        assert blas_info()["blas"] == want
