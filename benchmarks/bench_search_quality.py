@@ -70,7 +70,8 @@ def build_space(dataset: str, protocol: str, sampler: str, args, directory: str)
         s = dlcore.load_space("cat")
         data = replace(s.base.data, validation_fraction=0.2)
         study = replace(s.study, name=name, sampler=sampler, folds=folds, repeats=args.repeats if folds else 1)
-        return replace(s, study=study, base=replace(s.base, data=data), source=name)
+        train = replace(s.base.train, blas_threads=1)  # like the other datasets: one core per arm
+        return replace(s, study=study, base=replace(s.base, data=data, train=train), source=name)
     if dataset in TABULAR:
         data = dlcore.DataConfig(name="csv", path=tabular_csv(dataset, directory))
     elif dataset == "moons":
@@ -262,6 +263,7 @@ def parse(argv):
 
 def main(argv=None) -> int:
     args = parse(argv)
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # reproduce's downloads, per best trial
     datasets = list(dict.fromkeys(args.datasets))
     if "cat" in datasets and not dlcore.data_available("cat"):
         print("bench_search_quality: the cat data is absent (set DLCORE_DATA_DIR): cat skipped", file=sys.stderr)
