@@ -43,8 +43,16 @@ def run_dlcore(*args, cwd=None, env=None, timeout=600):
                           cwd=cwd or ROOT, env={**os.environ, **(env or {})}, timeout=timeout)
 
 
+@pytest.fixture(scope="session")
+def template_cache(tmp_path_factory) -> Path:
+    """The suite's own cache of MLflow's empty database (dlcore/tracking/store.py, ``template``), shared by
+    every test and its subprocesses: nothing is written to the user's ~/.cache."""
+    return tmp_path_factory.mktemp("dlcore-cache")
+
+
 @pytest.fixture(autouse=True)
-def _isolated_store(tmp_path, monkeypatch):
+def _isolated_store(tmp_path, monkeypatch, template_cache):
     """Every test gets its own store: nothing is written to ./mlruns of the checkout."""
     monkeypatch.setenv("DLCORE_STORE", str(tmp_path / "store"))
+    monkeypatch.setenv("DLCORE_CACHE_DIR", str(template_cache))
     monkeypatch.setenv("MLFLOW_DISABLE_TELEMETRY", "true")

@@ -22,8 +22,10 @@ import errno
 import functools
 import json
 import os
+import shutil
 import sqlite3
 import sys
+import time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -138,12 +140,71 @@ def prepare_tracking_db(tracking_uri: str, artifact_root: Path | None) -> None:
 
 
 def _build_mlflow_db(tmp: Path, artifact_root: Path | None):
+    """The new mlflow.db on its temporary file: a copy of this machine's template for this MLflow (see
+    ``template``), its artifact locations re-rooted and its Default experiment dated now, or, without a
+    usable template, MLflow's own first touch on the file."""
+    root = artifact_root or tmp.parent / "mlruns"
+    source = template()
+    if source is None:
+        _migrate(tmp, root)
+        return
+    shutil.copyfile(source, tmp)
+    reroot(tmp, TEMPLATE_ARTIFACTS, root)
+    now = int(time.time() * 1000)
+    con = sqlite3.connect(tmp, isolation_level=None)
+    try:
+        con.execute("UPDATE experiments SET creation_time = ?, last_update_time = ?", (now, now))
+    finally:
+        con.close()
+
+
+# MLflow's migrations (some sixty, with alembic) take seconds; their result depends on nothing but MLflow's
+# version and the artifact root written into the Default experiment, so it is built once per machine and copied.
+TEMPLATE_ARTIFACTS = Path("/dlcore-template/artifacts")  # the root the template is built for, re-rooted in copies
+
+
+def template_dir() -> Path | None:
+    """Where the template lives: $DLCORE_CACHE_DIR, else $XDG_CACHE_HOME/dlcore, else ~/.cache/dlcore;
+    None (every store migrated in place) when DLCORE_CACHE_DIR is set to the empty string."""
+    if "DLCORE_CACHE_DIR" in os.environ:
+        d = os.environ["DLCORE_CACHE_DIR"]
+        return Path(d).expanduser() if d else None
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "dlcore"
+
+
+def template() -> Path | None:
+    """An empty mlflow.db of this MLflow's schema, built whole (``build_once``) in ``template_dir``, checked
+    before each use; a damaged one is built again. None when the directory cannot be used (read-only,
+    full, no home): the caller migrates in place, as it would without a template."""
+    import mlflow
+
+    d = template_dir()
+    if d is None:
+        return None
+    path = d / f"mlflow-{mlflow.__version__}-{mlflow_head_revision()}.db"
+    for _ in range(2):
+        try:
+            d.mkdir(parents=True, exist_ok=True)
+            build_once(path, functools.partial(_migrate, root=TEMPLATE_ARTIFACTS))
+            check_mlflow_db(path)
+            if read_rows(path, "PRAGMA quick_check") == [("ok",)]:
+                return path
+        except (OSError, ConfigError, sqlite3.Error):
+            pass
+        try:
+            with creation_lock(d):
+                path.unlink(missing_ok=True)
+        except OSError:
+            return None
+    return None
+
+
+def _migrate(tmp: Path, root: Path):
     """MLflow's own first touch (all migrations, the Default experiment), on the temporary file."""
     from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
 
     uri = f"sqlite:///{tmp}"
-    root = (artifact_root or tmp.parent / "mlruns").as_uri()
-    SqlAlchemyStore(uri, root)
+    SqlAlchemyStore(uri, root.as_uri())
     engine = SqlAlchemyStore._engine_map.pop(uri, None)  # closed before the file is renamed
     if engine is not None:
         engine.dispose()
