@@ -76,6 +76,7 @@ def test_dlcore_changes_no_global_state_of_its_caller(tmp_path, backend):
     assert p.returncode == 0, p.stderr
     out = json.loads(p.stdout.strip().splitlines()[-1])
     assert out["trials"] == 3 and out["run_id"] and out["verdict"] == "identical"
+    assert "Downloading artifacts" not in p.stderr  # MLflow's bars stay off during dlcore's calls, not after
     if backend != "auto":
         assert out["before"]["backend"] == backend
     assert out["before"]["pyplot_figures"] == [1]
