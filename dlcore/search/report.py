@@ -6,6 +6,7 @@ the ggplot style globally, are drawn inside ``rc_context`` and taken off pyplot'
 """
 from __future__ import annotations
 
+import sys
 import warnings
 from functools import partial
 
@@ -66,6 +67,10 @@ def study_figures(study) -> dict:
             figures[name] = _legible(name, _off_pyplot(plot, study), distributions)
         except (ValueError, RuntimeError, ZeroDivisionError) as e:  # too few distinct trials
             optuna.logging.get_logger("dlcore").debug("skipped %s: %s", name, e)
+        except Exception as e:  # noqa: BLE001 -- one plot that cannot be drawn must not cost the others
+            # (Optuna's importances assert a canvas that measures text: the caller's pyplot backend may be svg or pdf)
+            print(f"dlcore: warning: plot {name} left out ({type(e).__name__}{': ' + str(e) if str(e) else ''}; "
+                  f"pyplot backend {matplotlib.get_backend()!r})", file=sys.stderr)
     return figures
 
 
