@@ -263,7 +263,6 @@ def parse(argv):
 
 def main(argv=None) -> int:
     args = parse(argv)
-    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # reproduce's downloads, per best trial
     datasets = list(dict.fromkeys(args.datasets))
     if "cat" in datasets and not dlcore.data_available("cat"):
         print("bench_search_quality: the cat data is absent (set DLCORE_DATA_DIR): cat skipped", file=sys.stderr)

@@ -32,3 +32,8 @@ class ReproduceError(DlcoreError):
 
 
 __all__ = ["ConfigError", "DataError", "DlcoreError", "ReproduceError", "StoreError"]
+
+
+def describe(e: BaseException) -> str:
+    """``Type: message``, or the type alone when the message is empty (``assert`` failures, say)."""
+    return f"{type(e).__name__}: {e}" if str(e) else type(e).__name__

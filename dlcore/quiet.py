@@ -35,8 +35,7 @@ def set_program_env() -> None:
 
 @contextlib.contextmanager
 def quiet():
-    """For the duration of a call: MLflow's variables above (where the caller has not set them: no
-    artifact progress bars over dlcore's own), mlflow/alembic loggers at WARNING and Optuna's
+    """For the duration of a call: mlflow/alembic loggers at WARNING and Optuna's
     verbosity at ERROR. Afterwards the environment and the logging tree are as they were, even when the
     call raised: that also undoes what libraries do on their own during it (joblib's ``KMP_INIT_AT_FORK``
     on its lazy import, MLflow's ``MLFLOW_TRACKING_URI``, and the ``logging.config.fileConfig`` that
@@ -47,8 +46,6 @@ def quiet():
 
     environ, loggers = dict(os.environ), _logging_state()
     try:
-        for k, v in MLFLOW_ENV.items():  # for the call only (restored below); a value the caller set is kept
-            os.environ.setdefault(k, v)
         for name, level in LOGGER_LEVELS.items():
             logging.getLogger(name).setLevel(level)
         optuna.logging.set_verbosity(optuna.logging.ERROR)

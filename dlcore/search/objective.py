@@ -15,6 +15,7 @@ import optuna
 
 from .. import interrupt, nn
 from ..config import ConfigError, RunConfig
+from ..errors import describe
 from ..runner import (check_fits, check_labels, derive_seed, fold_seeds, folds_for, load_dataset, make_split,
                       train_run)
 from ..tracking.schema import TrialRecord
@@ -144,7 +145,7 @@ class Objective:
             trial.set_user_attr("state_reason", record.reason)
             raise
         except BaseException as e:  # noqa: BLE001 -- recorded, then re-raised for Optuna to mark FAIL
-            record.state, record.reason = "FAIL", f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
+            record.state, record.reason = "FAIL", describe(e)
             trial.set_user_attr("state_reason", record.reason)
             if isinstance(e, KeyboardInterrupt):
                 interrupt.hold()  # a second Ctrl-C must not leave this trial or its run RUNNING

@@ -15,6 +15,8 @@ import optuna
 import pandas as pd
 from matplotlib.figure import Figure
 
+from ..errors import describe
+
 
 def trials_table(study) -> pd.DataFrame:
     """One row per trial: number, state, value, params (missing where a trial did not sample one), seed,
@@ -69,8 +71,8 @@ def study_figures(study) -> dict:
             optuna.logging.get_logger("dlcore").debug("skipped %s: %s", name, e)
         except Exception as e:  # noqa: BLE001 -- one plot that cannot be drawn must not cost the others
             # (Optuna's importances assert a canvas that measures text: the caller's pyplot backend may be svg or pdf)
-            print(f"dlcore: warning: plot {name} left out ({type(e).__name__}{': ' + str(e) if str(e) else ''}; "
-                  f"pyplot backend {matplotlib.get_backend()!r})", file=sys.stderr)
+            print(f"dlcore: warning: plot {name} left out ({describe(e)}; pyplot backend {matplotlib.get_backend()!r})",
+                  file=sys.stderr)
     return figures
 
 

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import json
 import math
+import contextlib
 import re
 import tempfile
 import time
 from pathlib import Path
+from urllib.parse import urlparse
 from urllib.request import url2pathname
 
 import numpy as np
@@ -121,9 +123,8 @@ class Tracker:
         """The rows (dicts) of a table artifact, or None when the run has none of that name."""
         if file_name not in {f.path for f in self.client.list_artifacts(run_id)}:
             return None
-        with tempfile.TemporaryDirectory() as d:
-            path = self.client.download_artifacts(run_id, file_name, d)
-            doc = json.loads(Path(path).read_text())
+        with self._artifact(run_id, file_name) as path:
+            doc = json.loads(path.read_text())
         return [dict(zip(doc["columns"], row)) for row in doc["data"]]
 
     def log_dict(self, run_id: str, obj: dict, file_name: str):
@@ -146,25 +147,35 @@ class Tracker:
         self.client.set_terminated(run_id, status=status)
 
     def load_arrays(self, run_id: str, file_name: str) -> dict:
-        moved = self._moved_artifact(run_id, file_name)
-        with tempfile.TemporaryDirectory() as d:
-            path = moved or self.client.download_artifacts(run_id, file_name, d)
-            with np.load(path, allow_pickle=False) as z:
-                return {k: z[k] for k in z.files}
+        with self._artifact(run_id, file_name) as path, np.load(path, allow_pickle=False) as z:
+            return {k: z[k] for k in z.files}
 
-    def _moved_artifact(self, run_id: str, file_name: str) -> Path | None:
-        """A run's artifact inside this store when the store was moved but could not be re-rooted (it is
-        read-only): its recorded artifact URI still names the old place, which may be gone."""
+    @contextlib.contextmanager
+    def _artifact(self, run_id: str, file_name: str):
+        """The path of a run's artifact to read: the file itself when the run's artifacts are local files
+        (no copy, and none of MLflow's download progress bars), else a downloaded copy, removed after."""
+        local = self._local_artifact(run_id, file_name)
+        if local is not None:
+            yield local
+            return
+        with tempfile.TemporaryDirectory() as d:
+            yield Path(self.client.download_artifacts(run_id, file_name, d))
+
+    def _local_artifact(self, run_id: str, file_name: str) -> Path | None:
+        """The artifact's file when the run's artifact URI is a local one (``file:`` or a plain path). In a store that was moved but
+        could not be re-rooted (it is read-only) the recorded URI still names the old place, which may be
+        gone: the file is then the one inside this store."""
         from .store import moved_from
 
-        old = moved_from(self.artifact_root.parent) if self.artifact_root is not None else None
-        if old is None:
-            return None
         uri = self.client.get_run(run_id).info.artifact_uri
-        prefix = Path(old).as_uri()
-        if not uri.startswith(prefix + "/"):
+        if urlparse(uri).scheme not in ("", "file"):
             return None
-        path = self.artifact_root.parent / url2pathname(uri[len(prefix) + 1:]) / file_name
+        old = moved_from(self.artifact_root.parent) if self.artifact_root is not None else None
+        prefix = Path(old).as_uri() if old is not None else None
+        if prefix is not None and uri.startswith(prefix + "/"):
+            path = self.artifact_root.parent / url2pathname(uri[len(prefix) + 1:]) / file_name
+        else:
+            path = Path(url2pathname(urlparse(uri).path)) / file_name
         return path if path.is_file() else None
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 
+from ..errors import describe
 from ..search import report
 from ..search.html_report import study_html
 from ..search.study import best_trial, counts_by_state
@@ -53,6 +54,5 @@ def summarize(study, tracker: Tracker, parent: str, top_k: int = 5, facts: dict 
         # the interactive page MLflow's artifact viewer renders (plotly.js embedded: no network needed)
         tracker.log_text(parent, study_html(study, study.user_attrs.get("metric", "value"), curves), REPORT)
     except Exception as e:  # noqa: BLE001 -- the trials are safe in Optuna; say what the summary lacks
-        print(f"dlcore: warning: study summary incomplete: {type(e).__name__}{': ' + str(e) if str(e) else ''}",
-              file=sys.stderr)
+        print(f"dlcore: warning: study summary incomplete: {describe(e)}", file=sys.stderr)
     return out
