@@ -178,7 +178,10 @@ def template() -> Path | None:
     full, no home): the caller migrates in place, as it would without a template."""
     import mlflow
 
-    d = template_dir()
+    try:
+        d = template_dir()
+    except RuntimeError:  # no home directory to find ~/.cache in
+        return None
     if d is None:
         return None
     path = d / f"mlflow-{mlflow.__version__}-{mlflow_head_revision()}.db"
