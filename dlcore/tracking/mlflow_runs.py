@@ -106,18 +106,27 @@ class Tracker:
         """The run's description (markdown)."""
         self.client.set_tag(run_id, NOTE_TAG, markdown)
 
-    def log_table(self, run_id: str, rows: list, file_name: str):
+    def log_table(self, run_id: str, rows: list, file_name: str, tagged: bool = False):
         """Rows (dicts) as a table artifact, in the layout of MLflow's ``log_table`` (JSON, orient "split")
-        and with the same ``mlflow.loggedArtifacts`` tag, so the UI shows it as a table. Written here
-        rather than by ``log_table``, whose pandas ``to_json`` keeps 10 decimals: a fold's final is
-        stored exactly (Python's repr), NaN and infinities as null."""
+        and with the same ``mlflow.loggedArtifacts`` tag, so the UI shows it as a table (``tagged``: the
+        caller has already set that tag, see ``table_tag``). Written here rather than by ``log_table``,
+        whose pandas ``to_json`` keeps 10 decimals: a fold's final is stored exactly (Python's repr),
+        NaN and infinities as null."""
         columns = list(dict.fromkeys(k for r in rows for k in r))
         data = [[_json_value(r.get(c)) for c in columns] for r in rows]
         self.client.log_text(run_id, json.dumps({"columns": columns, "data": data}), file_name)
+        if tagged:
+            return
         tags = json.loads(self.client.get_run(run_id).data.tags.get(LOGGED_ARTIFACTS_TAG, "[]"))
         if {"path": file_name, "type": "table"} not in tags:
             tags.append({"path": file_name, "type": "table"})
             self.client.set_tag(run_id, LOGGED_ARTIFACTS_TAG, json.dumps(tags))
+
+    @staticmethod
+    def table_tag(*file_names: str) -> dict:
+        """The ``mlflow.loggedArtifacts`` tag of a new run whose tables are ``file_names``: set in the run's
+        batch, it spares ``log_table`` reading the run back."""
+        return {LOGGED_ARTIFACTS_TAG: json.dumps([{"path": f, "type": "table"} for f in file_names])}
 
     def load_table(self, run_id: str, file_name: str) -> list | None:
         """The rows (dicts) of a table artifact, or None when the run has none of that name."""

@@ -2,16 +2,18 @@
 
 A child run is created when its trial starts (the trial stores the run id as the user attribute
 ``mlflow_run_id``; the run stores the trial number as a tag), and everything it produced is written
-in one batch when the trial ends, with the run's status following the trial's state.
+in one batch when the trial ends, with the run's status following the trial's state. Both happen in a
+background thread: the trial's own thread does not wait for MLflow.
 """
 from __future__ import annotations
 
-import queue
+import collections
 import re
 import sys
 import threading
 
 
+from ..errors import describe
 from ..runner import fold_seeds
 from .datasets import dataset_inputs, split_protocol
 from .descriptions import train_description, trial_description
@@ -22,50 +24,92 @@ from .provenance import provenance_tags
 
 
 class SearchTracker:
-    """Creates each trial's run when the trial starts (a few ms, in the trial's thread) and writes what
-    the trial produced from a background thread while the next trial trains; ``flush()`` waits for it.
-    """
+    """Creates each trial's run and writes what the trial produced from one background thread, so the
+    trial's own thread spends no time on MLflow: ``start`` asks for the run (created, and its id stored
+    on the trial, while the trial trains), ``finish`` hands over the finished trial, written while the
+    next one trains; ``flush()`` waits for both. A run is created before anything of a finished trial is
+    written, and its id is on the trial before the trial ends (``finish`` waits for it)."""
 
     def __init__(self, tracker: Tracker, experiment_id: str, parent_id: str, study_name: str):
         self.tracker, self.experiment_id, self.parent_id = tracker, experiment_id, parent_id
         self.study_name = study_name
         self.run_ids: dict[int, str] = {}
-        self._jobs: queue.Queue = queue.Queue()
+        self._created: dict[int, threading.Event] = {}  # set once the trial's run exists (or could not be made)
+        self._creates: collections.deque = collections.deque()  # served first: a trial waits for its run
+        self._writes: collections.deque = collections.deque()
+        self._wake = threading.Condition()
+        self._closing = False
         self._writer: threading.Thread | None = None
 
     def start(self, trial, record):
         tags = {"dlcore.kind": "trial", "optuna.study_name": self.study_name,
                 "optuna.trial_number": record.number, **provenance_tags()}
-        run_id = self.tracker.start_run(self.experiment_id, f"trial-{record.number}", tags, self.parent_id)
-        self.run_ids[record.number] = run_id  # first: an interrupt from here on still closes the run (finish)
-        trial.set_user_attr("mlflow_run_id", run_id)
-        # where `dlcore ui` shows the run (append to its address): optuna-dashboard lists it with the trial
-        trial.set_user_attr("mlflow_run_path", f"#/experiments/{self.experiment_id}/runs/{run_id}")
+        created = self._created[record.number] = threading.Event()
+        self._submit(self._creates, (trial, record.number, tags, created))
 
     def finish(self, record):
+        created = self._created.pop(record.number, None)
+        if created is None:
+            return
+        while not created.wait(0.5):  # normally long done: the run was made while the trial trained
+            if self._writer is None or not self._writer.is_alive():
+                break  # nothing left to make it (never expected: the writer catches every error)
         run_id = self.run_ids.get(record.number)
-        if run_id is None:
+        if run_id is None:  # it could not be created (the warning is printed)
             return
         c = record.context
         params = run_params(record, c["dataset"], c["folds"], c.get("space")) if c else record.params
         if record.reason.startswith("KeyboardInterrupt"):  # being interrupted: write now, in this thread
             self._write(run_id, record, params)
             return
-        if self._writer is None or not self._writer.is_alive():
-            self._writer = threading.Thread(target=self._drain, name="dlcore-mlflow-writer", daemon=True)
-            self._writer.start()
-        self._jobs.put((run_id, record, params))
+        self._submit(self._writes, (run_id, record, params))
 
     def flush(self):
-        """Wait until every finished trial is written."""
-        if self._writer is not None and self._writer.is_alive():
-            self._jobs.put(None)
-            self._writer.join()
-        self._writer = None
+        """Wait until every run is created and every finished trial written."""
+        writer = self._writer
+        if writer is not None and writer.is_alive():
+            with self._wake:
+                self._closing = True
+                self._wake.notify()
+            writer.join()
+        self._writer, self._closing = None, False
+
+    def _submit(self, jobs: collections.deque, job):
+        with self._wake:
+            jobs.append(job)
+            if self._writer is None or not self._writer.is_alive():
+                self._writer = threading.Thread(target=self._drain, name="dlcore-mlflow-writer", daemon=True)
+                self._writer.start()
+            self._wake.notify()
 
     def _drain(self):
-        while (job := self._jobs.get()) is not None:
-            self._write(*job)
+        while True:
+            with self._wake:
+                while not (self._creates or self._writes or self._closing):
+                    self._wake.wait()
+                if self._creates:
+                    kind, job = "create", self._creates.popleft()
+                elif self._writes:
+                    kind, job = "write", self._writes.popleft()
+                else:
+                    return
+            if kind == "create":
+                self._create(*job)
+            else:
+                self._write(*job)
+
+    def _create(self, trial, number: int, tags: dict, created: threading.Event):
+        try:
+            run_id = self.tracker.start_run(self.experiment_id, f"trial-{number}", tags, self.parent_id)
+            self.run_ids[number] = run_id  # first: from here on the trial's finish closes the run
+            trial.set_user_attr("mlflow_run_id", run_id)
+            # where `dlcore ui` shows the run (append to its address): optuna-dashboard lists it with the trial
+            trial.set_user_attr("mlflow_run_path", f"#/experiments/{self.experiment_id}/runs/{run_id}")
+        except Exception as e:  # noqa: BLE001 -- a tracking failure must not lose the trial itself
+            print(f"dlcore: warning: could not create the MLflow run of trial {number}: {describe(e)}",
+                  file=sys.stderr)
+        finally:
+            created.set()
 
     def _write(self, run_id, record, params):
         try:
@@ -169,12 +213,14 @@ def log_run(tracker: Tracker, run_id: str, record, params: dict, trial: bool = F
             NOTE_TAG: describe_record(record, study if trial else None)}
     if trial:
         tags[STATE_TAG] = record.state
+    if len(record.folds) > 1:
+        tags.update(tracker.table_tag(FOLDS))  # the run is new: no other table to keep in the tag
     tracker.log(run_id, params=params, metrics=metrics, curves=curves, tags=tags)
     if c.get("dataset") is not None and c.get("folds"):
         k, r = (space.study.folds, space.study.repeats) if space is not None else (0, 1)
         tracker.log_inputs(run_id, inputs_of(record.config.data, c["dataset"], c["folds"], k, r, test))
     if len(record.folds) > 1:
-        tracker.log_table(run_id, record.folds, FOLDS)
+        tracker.log_table(run_id, record.folds, FOLDS, tagged=True)
     if record.full_costs:
         tracker.log_arrays(run_id, CURVES, **curves_to_arrays(record.full_costs))
     # An interrupted trial is FAIL in Optuna, so its run is FAILED: one table, whatever ended the trial.
