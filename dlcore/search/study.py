@@ -6,6 +6,7 @@ import warnings
 import optuna
 
 from ..config import ConfigError
+from .pruning import CompletedOnce
 from .space import SearchSpace, space_from_doc, space_to_doc
 from .storage import redact
 
@@ -49,8 +50,8 @@ def make_pruner(name: str, warmup_steps: int = 0):
     test's smallest p-value with n pairs is 1/2**n (0.125 for three, 0.0625 for four), and a trial is
     judged before its last fold only: so Wilcoxon can prune with k >= 5 folds, never with fewer."""
     p = optuna.pruners
-    if name == "median":
-        return p.MedianPruner(n_startup_trials=5, n_warmup_steps=warmup_steps)
+    if name == "median":  # its decisions, without a read of the study's trials at every report (pruning.py)
+        return CompletedOnce(p.MedianPruner(n_startup_trials=5, n_warmup_steps=warmup_steps))
     if name == "wilcoxon":
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
