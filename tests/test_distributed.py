@@ -250,7 +250,7 @@ def test_ctrl_c_in_the_terminal_on_a_search_with_workers(tmp_path):
     runs = client.search_runs([client.get_experiment_by_name("intrw").experiment_id])
     assert runs and not [r for r in runs if r.info.status == "RUNNING"]
     children = {r.info.run_id for r in runs if r.data.tags.get("dlcore.kind") == "trial"}
-    assert {t.user_attrs["mlflow_run_id"] for t in study.trials} == children
+    assert {t.user_attrs.get("mlflow_run_id") for t in study.trials} == children, err
     parent = [r for r in runs if r.data.tags.get("dlcore.kind") == "search"]
     assert len(parent) == 1 and parent[0].info.status == "KILLED"
 

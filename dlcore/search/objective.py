@@ -48,7 +48,8 @@ def metric_problem(metric: str, Y_val) -> str | None:
 
 class Objective:
     """``Objective(space)(trial) -> value``. ``hooks`` (optional, e.g. the MLflow side's ``SearchTracker``)
-    get ``start(trial, record)`` when a trial starts and ``finish(record)`` when it ends; the record
+    get ``start(trial, record)`` when a trial starts and ``finish(trial, record)`` when it ends (always, once
+    ``start`` was called, even if an interrupt cut ``start`` short); the record
     carries everything they need (its ``context``: the dataset, the folds, the space). ``worker``
     ("host:pid" of the process running the trials) is stored on each trial. The dataset is loaded
     once, here (or given, to share one between objectives)."""
@@ -120,15 +121,15 @@ class Objective:
 
     def __call__(self, trial) -> float:
         seed = derive_seed(self.space.study.seed, trial.number)
-        trial.set_user_attr("seed", seed)
-        if self.worker:
-            trial.set_user_attr("worker", self.worker)
         cfg = self.config_for({}, seed)
         record = TrialRecord(trial.number, {}, cfg, self._layer_dims(cfg),
                              context={"dataset": self.dataset, "folds": self.folds, "space": self.space})
-        try:
+        try:  # from here on an interrupt ends the trial through `finish`: its run exists whatever happens
             if self.hooks is not None:  # the run exists from the start: even a trial that fails to sample has one
                 self.hooks.start(trial, record)
+            trial.set_user_attr("seed", seed)
+            if self.worker:
+                trial.set_user_attr("worker", self.worker)
             record.params = self.suggest(trial)
             record.config = cfg = self.config_for(record.params, seed)
             record.layer_dims = self._layer_dims(cfg)
@@ -154,7 +155,7 @@ class Objective:
             raise
         finally:
             if self.hooks is not None:
-                self.hooks.finish(record)
+                self.hooks.finish(trial, record)
 
     def _nonfinite_reason(self, value: float) -> str:
         metric = self.space.study.metric

@@ -23,18 +23,29 @@ from .schema import (CURVES, FOLDS, REASON_TAG, RUN_CONFIG_TAG, STATE_OF_TRAININ
 from .provenance import provenance_tags
 
 
+class _Creation:
+    """A trial's run to be made: by the writer thread, or by ``finish`` if the writer has not begun it
+    (``claimed`` says who, under the tracker's lock); ``done`` is set once it exists or could not be made."""
+
+    __slots__ = ("trial", "number", "claimed", "done")
+
+    def __init__(self, trial, number: int):
+        self.trial, self.number, self.claimed, self.done = trial, number, False, threading.Event()
+
+
 class SearchTracker:
     """Creates each trial's run and writes what the trial produced from one background thread, so the
     trial's own thread spends no time on MLflow: ``start`` asks for the run (created, and its id stored
     on the trial, while the trial trains), ``finish`` hands over the finished trial, written while the
     next one trains; ``flush()`` waits for both. A run is created before anything of a finished trial is
-    written, and its id is on the trial before the trial ends (``finish`` waits for it)."""
+    written, and its id is on the trial before the trial ends: ``finish`` waits for a creation the writer
+    has begun and makes the run itself if it has not (or if an interrupt cut ``start`` short)."""
 
     def __init__(self, tracker: Tracker, experiment_id: str, parent_id: str, study_name: str):
         self.tracker, self.experiment_id, self.parent_id = tracker, experiment_id, parent_id
         self.study_name = study_name
         self.run_ids: dict[int, str] = {}
-        self._created: dict[int, threading.Event] = {}  # set once the trial's run exists (or could not be made)
+        self._pending: dict[int, _Creation] = {}  # started trials whose finish has not come yet
         self._creates: collections.deque = collections.deque()  # served first: a trial waits for its run
         self._writes: collections.deque = collections.deque()
         self._wake = threading.Condition()
@@ -42,18 +53,23 @@ class SearchTracker:
         self._writer: threading.Thread | None = None
 
     def start(self, trial, record):
-        tags = {"dlcore.kind": "trial", "optuna.study_name": self.study_name,
-                "optuna.trial_number": record.number, **provenance_tags()}
-        created = self._created[record.number] = threading.Event()
-        self._submit(self._creates, (trial, record.number, tags, created))
+        job = self._pending[record.number] = _Creation(trial, record.number)
+        self._submit(self._creates, job)
 
-    def finish(self, record):
-        created = self._created.pop(record.number, None)
-        if created is None:
-            return
-        while not created.wait(0.5):  # normally long done: the run was made while the trial trained
-            if self._writer is None or not self._writer.is_alive():
-                break  # nothing left to make it (never expected: the writer catches every error)
+    def finish(self, trial, record):
+        job = self._pending.pop(record.number, None)
+        with self._wake:
+            mine = job is None or not job.claimed
+            if job is not None and mine:
+                job.claimed = True
+                if job in self._creates:
+                    self._creates.remove(job)
+        if mine:  # the writer has not begun it (busy, or never given it): made here, now
+            self._create(job or _Creation(trial, record.number))
+        else:
+            while not job.done.wait(0.5):  # normally long done: the run was made while the trial trained
+                if self._writer is None or not self._writer.is_alive():
+                    break  # nothing left to make it (never expected: the writer catches every error)
         run_id = self.run_ids.get(record.number)
         if run_id is None:  # it could not be created (the warning is printed)
             return
@@ -88,28 +104,32 @@ class SearchTracker:
                 while not (self._creates or self._writes or self._closing):
                     self._wake.wait()
                 if self._creates:
-                    kind, job = "create", self._creates.popleft()
+                    job = self._creates.popleft()
+                    job.claimed = True
                 elif self._writes:
-                    kind, job = "write", self._writes.popleft()
+                    job = self._writes.popleft()
                 else:
                     return
-            if kind == "create":
-                self._create(*job)
+            if isinstance(job, _Creation):
+                self._create(job)
             else:
                 self._write(*job)
 
-    def _create(self, trial, number: int, tags: dict, created: threading.Event):
+    def _create(self, job: _Creation):
+        number = job.number
         try:
+            tags = {"dlcore.kind": "trial", "optuna.study_name": self.study_name, "optuna.trial_number": number,
+                    **provenance_tags()}
             run_id = self.tracker.start_run(self.experiment_id, f"trial-{number}", tags, self.parent_id)
             self.run_ids[number] = run_id  # first: from here on the trial's finish closes the run
-            trial.set_user_attr("mlflow_run_id", run_id)
+            job.trial.set_user_attr("mlflow_run_id", run_id)
             # where `dlcore ui` shows the run (append to its address): optuna-dashboard lists it with the trial
-            trial.set_user_attr("mlflow_run_path", f"#/experiments/{self.experiment_id}/runs/{run_id}")
+            job.trial.set_user_attr("mlflow_run_path", f"#/experiments/{self.experiment_id}/runs/{run_id}")
         except Exception as e:  # noqa: BLE001 -- a tracking failure must not lose the trial itself
             print(f"dlcore: warning: could not create the MLflow run of trial {number}: {describe(e)}",
                   file=sys.stderr)
         finally:
-            created.set()
+            job.done.set()
 
     def _write(self, run_id, record, params):
         try:

@@ -180,6 +180,58 @@ def test_a_trial_that_fails_before_training_still_has_its_run_and_reason(tmp_pat
     assert run.info.status == "FAILED" and "n_layers" in run.data.tags["dlcore.state_reason"]
 
 
+def tracked_trial(tmp_path, name="cut"):
+    """A tracker, its SearchTracker and a trial of a real study in a temporary store."""
+    from dlcore.tracking.mlflow_runs import Tracker
+    from dlcore.tracking.trials import SearchTracker
+
+    store = Store(tmp_path / "store").create()
+    tracker = Tracker(store.tracking_uri, store.artifact_root)
+    hooks = SearchTracker(tracker, tracker.experiment_id(name), None, name)
+    study = optuna.create_study(study_name=name, storage=f"sqlite:///{tmp_path / 'optuna.db'}")
+    return tracker, hooks, study.ask()
+
+
+def test_an_interrupt_that_cuts_the_start_of_a_trial_short_still_leaves_it_its_closed_run(tmp_path):
+    """Ctrl-C as a worker's first trial begins (its first provenance read runs git) landed before the
+    run's creation was queued: the trial ended FAIL with no run. The trial's end makes it instead."""
+    from dlcore import interrupt
+    from dlcore.tracking.trials import SearchTracker
+
+    class InterruptedAtStart(SearchTracker):
+        def start(self, trial, record):
+            raise KeyboardInterrupt  # where the signal lands: before anything is queued
+
+    tracker, hooks, trial = tracked_trial(tmp_path)
+    hooks.__class__ = InterruptedAtStart
+    obj = Objective(tiny_space(tmp_path, name="cut"), hooks)
+    with interrupt.interruptible(), pytest.raises(KeyboardInterrupt):  # the block puts the handlers back
+        obj(trial)
+    hooks.flush()
+    run = tracker.client.get_run(trial.study.trials[0].user_attrs["mlflow_run_id"])
+    assert run.info.status == "FAILED" and run.data.tags["dlcore.state_reason"] == "KeyboardInterrupt"
+    assert run.data.tags["optuna.trial_number"] == "0" and run.data.tags["dlcore.kind"] == "trial"
+
+
+def test_a_trial_that_ends_before_the_writer_begins_its_run_makes_the_run_itself(tmp_path):
+    """The writer thread cannot take the creation (the tracker's lock is held here, as while it is
+    handing out another job): the trial's end takes it back and makes the run in its own thread, once."""
+    from dlcore.tracking.schema import TrialRecord
+
+    tracker, hooks, trial = tracked_trial(tmp_path)
+    record = TrialRecord(trial.number, {}, tiny_space(tmp_path, name="cut").base, (2, 1), state="FAIL",
+                         reason="ValueError: no", context=None)
+    with hooks._wake:  # a Condition's lock is re-entrant: start and finish still run in this thread
+        hooks.start(trial, record)
+        assert len(hooks._creates) == 1 and hooks._writer.is_alive()
+        hooks.finish(trial, record)
+        assert not hooks._creates
+    hooks.flush()
+    runs = tracker.client.search_runs([tracker.experiment_id("cut")])
+    assert [r.info.run_id for r in runs] == [trial.study.trials[0].user_attrs["mlflow_run_id"]]
+    assert runs[0].info.status == "FAILED" and runs[0].data.tags["dlcore.state_reason"] == "ValueError: no"
+
+
 def test_diverging_learning_rates_are_pruned_with_the_reason(tmp_path):
     space = tiny_space(tmp_path, name="diverge", lr_low=1e5, lr_high=1e7)
     summary, client, study, _ = search(tmp_path, space)
