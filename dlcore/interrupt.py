@@ -138,6 +138,18 @@ def deferred():
                 signal.signal(s, h)
 
 
+@contextmanager
+def held():
+    """Inside an :func:`interruptible` block, :func:`deferred`: a signal now is raised afterwards, by
+    :func:`check` (between trials), not inside what this block closes. Elsewhere nothing changes: the
+    caller's own SIGINT handler stays in charge (a library caller's Ctrl-C is never only remembered)."""
+    if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGINT) is _handler:
+        with deferred():
+            yield
+    else:
+        yield
+
+
 def settle() -> None:
     """The command has ended and the process exits: from now on SIGINT and SIGTERM are ignored (main
     thread only). Python's finalization puts back the default action of every signal it handled, and

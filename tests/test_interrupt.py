@@ -57,6 +57,23 @@ def test_blocks_nest_and_restore_the_previous_handlers():
     assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == before
 
 
+def test_held_defers_inside_a_block_and_leaves_a_callers_handler_alone():
+    with interrupt.interruptible():
+        with interrupt.held():
+            os.kill(os.getpid(), signal.SIGINT)  # only remembered
+        with pytest.raises(KeyboardInterrupt):
+            interrupt.check()
+    caught = []
+    previous = signal.signal(signal.SIGINT, lambda *a: caught.append(a[0]))
+    try:
+        with interrupt.held():  # outside a block: the caller's handler is the one that runs
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.01)
+        assert caught == [signal.SIGINT] and not interrupt.requested()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def _spin_until_interrupted(limit=30.0):
     """Run Python bytecode (where a held signal is delivered again) until a KeyboardInterrupt; the limit
     only stops a broken build from hanging."""

@@ -154,8 +154,9 @@ class Objective:
                 print(f"dlcore: warning: trial {trial.number} failed: {record.reason}", file=sys.stderr)
             raise
         finally:
-            if self.hooks is not None:
-                self.hooks.finish(trial, record)
+            if self.hooks is not None:  # a Ctrl-C now is raised between trials: the run is closed first
+                with interrupt.held():
+                    self.hooks.finish(trial, record)
 
     def _nonfinite_reason(self, value: float) -> str:
         metric = self.space.study.metric

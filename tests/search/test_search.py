@@ -232,6 +232,36 @@ def test_a_trial_that_ends_before_the_writer_begins_its_run_makes_the_run_itself
     assert runs[0].info.status == "FAILED" and runs[0].data.tags["dlcore.state_reason"] == "ValueError: no"
 
 
+def test_a_ctrl_c_while_a_trial_ends_is_raised_after_its_run_is_closed(tmp_path):
+    """The signal lands as a completed trial hands over its run: the trial still returns its value and
+    its run is written FINISHED; the interrupt is raised between trials (interrupt.check())."""
+    import os
+    import signal
+
+    from dlcore import interrupt
+    from dlcore.tracking.trials import SearchTracker
+
+    class CtrlCAtFinish(SearchTracker):
+        def finish(self, trial, record):
+            os.kill(os.getpid(), signal.SIGINT)
+            super().finish(trial, record)
+
+    tracker, hooks, trial = tracked_trial(tmp_path)
+    hooks.__class__ = CtrlCAtFinish
+    obj = Objective(tiny_space(tmp_path, name="cut"), hooks)
+    with interrupt.interruptible():
+        try:
+            value = obj(trial)
+        except KeyboardInterrupt:  # (not let through: pytest would end the whole session)
+            pytest.fail("the Ctrl-C was raised inside the trial's end, before its run was handed over")
+        hooks.flush()
+        assert interrupt.requested()
+        with pytest.raises(KeyboardInterrupt):
+            interrupt.check()
+    run = tracker.client.get_run(trial.study.trials[0].user_attrs["mlflow_run_id"])
+    assert run.info.status == "FINISHED" and run.data.metrics["objective"] == pytest.approx(value)
+
+
 def test_diverging_learning_rates_are_pruned_with_the_reason(tmp_path):
     space = tiny_space(tmp_path, name="diverge", lr_low=1e5, lr_high=1e7)
     summary, client, study, _ = search(tmp_path, space)
