@@ -17,6 +17,8 @@ import threading
 from contextlib import contextmanager
 from pathlib import Path
 
+from .. import interrupt
+
 
 class BudgetExhausted(Exception):
     """Raised instead of asking for a trial once the study holds its budget of trials."""
@@ -166,20 +168,25 @@ def close_dead_trials(study, on_failed=None) -> list:
     return failed
 
 
-def enforce_budget(study, lock, before_ask=None, stop=None) -> None:
+def enforce_budget(study, lock, before_ask=None, stop=None, owner: str | None = None) -> None:
     """Make ``study.ask()`` (which ``study.optimize`` calls for every trial) refuse once the study's
     budget, read from storage under the lock at every ask, has started; or once ``stop()`` says so.
-    ``before_ask()`` runs under the same lock (closing dead processes' trials)."""
+    ``before_ask()`` runs under the same lock (closing dead processes' trials). ``owner`` ("host:pid")
+    is stored on each new trial (user attribute ``worker``) before a Ctrl-C can end the process: a
+    trial left RUNNING by an interrupt or a kill always names the process a reaper checks."""
     ask = study.ask
 
     def ask_within_budget(*args, **kwargs):
         if stop is not None and stop():
             raise BudgetExhausted
-        with lock():
+        with interrupt.held(), lock():  # a Ctrl-C is raised after this, by the trial's first report
             if before_ask is not None:
                 before_ask()
             if started_trials(study) >= study.user_attrs.get("budget", 0):
                 raise BudgetExhausted
-            return ask(*args, **kwargs)
+            trial = ask(*args, **kwargs)
+            if owner:
+                trial.set_user_attr("worker", owner)
+            return trial
 
     study.ask = ask_within_budget

@@ -126,7 +126,7 @@ def work(space: SearchSpace, store, parent: str | None, objective=None, on_trial
     hooks = None
     if tracker is not None:
         hooks = SearchTracker(tracker, tracker.experiment_id(space.study.name), parent, space.study.name)
-    objective = Objective(space, hooks, dataset=objective.dataset if objective else None, worker=this_process())
+    objective = Objective(space, hooks, dataset=objective.dataset if objective else None)
     st = space.study
     study = load_study(st.name, make_storage(store.storage), pruner=make_pruner(st.pruner, warmup_steps(space)))
     study.sampler = make_sampler(st.sampler, sampler_seed(st, worker_index, started_trials(study)
@@ -134,7 +134,8 @@ def work(space: SearchSpace, store, parent: str | None, objective=None, on_trial
     lock = study_lock(store.storage, st.name)
     on_failed = close_run(tracker)
     enforce_budget(study, lock, before_ask=lambda: close_dead_trials(study, on_failed),
-                   stop=lambda: disk.is_full() or (stop is not None and stop()))  # a full disk: no next trial
+                   stop=lambda: disk.is_full() or (stop is not None and stop()),  # a full disk: no next trial
+                   owner=this_process())
     ran = [0]
 
     def counted(s, t):

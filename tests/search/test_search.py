@@ -262,6 +262,33 @@ def test_a_ctrl_c_while_a_trial_ends_is_raised_after_its_run_is_closed(tmp_path)
     assert run.info.status == "FINISHED" and run.data.metrics["objective"] == pytest.approx(value)
 
 
+def test_a_ctrl_c_inside_ask_is_raised_once_the_new_trial_names_its_process(tmp_path):
+    """Optuna's ask creates the trial, then calls the sampler: a Ctrl-C there left a RUNNING trial with no
+    owner, which no reaper of a dead process could close. It is raised after the owner is stored."""
+    import contextlib
+    import os
+    import signal
+
+    from dlcore import interrupt
+    from dlcore.search.budget import enforce_budget, this_process
+
+    class CtrlCInAsk(optuna.samplers.RandomSampler):
+        def before_trial(self, study, trial):  # inside ask, once the trial's row exists
+            os.kill(os.getpid(), signal.SIGINT)
+
+    study = optuna.create_study(storage=f"sqlite:///{tmp_path / 'optuna.db'}", sampler=CtrlCInAsk(seed=0))
+    study.set_user_attr("budget", 1)
+    enforce_budget(study, contextlib.nullcontext, owner=this_process())
+    with interrupt.interruptible():
+        try:
+            study.ask()
+        except KeyboardInterrupt:  # (not let through: pytest would end the whole session)
+            pytest.fail("the Ctrl-C was raised inside ask, before the trial named its process")
+        with pytest.raises(KeyboardInterrupt):
+            interrupt.check()
+    assert [(t.state.name, t.user_attrs.get("worker")) for t in study.trials] == [("RUNNING", this_process())]
+
+
 def test_diverging_learning_rates_are_pruned_with_the_reason(tmp_path):
     space = tiny_space(tmp_path, name="diverge", lr_low=1e5, lr_high=1e7)
     summary, client, study, _ = search(tmp_path, space)
