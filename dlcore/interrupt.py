@@ -164,8 +164,9 @@ def hold() -> None:
     """Once an interrupt is being handled: from now on (until the enclosing :func:`interruptible` block
     ends, or for the rest of the process under :func:`install`) SIGINT and SIGTERM are only remembered,
     so that a second Ctrl-C cannot cut short the writing of the records the first one closes (a trial's
-    FAIL, its run, the parent run). Main thread only; elsewhere it does nothing."""
-    if threading.current_thread() is threading.main_thread():
+    FAIL, its run, the parent run). Main thread, inside a block (or under :func:`install`) only: a
+    library caller's own SIGINT handler is never replaced (its next Ctrl-C must interrupt as usual)."""
+    if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGINT) is _handler:
         _requested.set()
         for s in SIGNALS:
             signal.signal(s, _remember)

@@ -179,14 +179,15 @@ def enforce_budget(study, lock, before_ask=None, stop=None, owner: str | None = 
     def ask_within_budget(*args, **kwargs):
         if stop is not None and stop():
             raise BudgetExhausted
-        with interrupt.held(), lock():  # a Ctrl-C is raised after this, by the trial's first report
+        with lock():  # (a Ctrl-C still cuts a wait for the lock short)
             if before_ask is not None:
                 before_ask()
             if started_trials(study) >= study.user_attrs.get("budget", 0):
                 raise BudgetExhausted
-            trial = ask(*args, **kwargs)
-            if owner:
-                trial.set_user_attr("worker", owner)
+            with interrupt.held():  # a Ctrl-C here is raised as the trial begins, once it names its owner
+                trial = ask(*args, **kwargs)
+                if owner:
+                    trial.set_user_attr("worker", owner)
             return trial
 
     study.ask = ask_within_budget

@@ -120,13 +120,16 @@ class Objective:
         return replace(base, model=model, train=train)
 
     def __call__(self, trial) -> float:
-        seed = derive_seed(self.space.study.seed, trial.number)
-        cfg = self.config_for({}, seed)
-        record = TrialRecord(trial.number, {}, cfg, self._layer_dims(cfg),
-                             context={"dataset": self.dataset, "folds": self.folds, "space": self.space})
-        try:  # from here on an interrupt ends the trial through `finish`: its run exists whatever happens
-            if self.hooks is not None:  # the run exists from the start: even a trial that fails to sample has one
-                self.hooks.start(trial, record)
+        record = None
+        try:
+            with interrupt.held():  # a Ctrl-C now is raised by check(), below: the trial's end closes its run
+                seed = derive_seed(self.space.study.seed, trial.number)
+                cfg = self.config_for({}, seed)
+                record = TrialRecord(trial.number, {}, cfg, self._layer_dims(cfg),
+                                     context={"dataset": self.dataset, "folds": self.folds, "space": self.space})
+                if self.hooks is not None:  # the run exists from the start: even a trial that fails to sample has one
+                    self.hooks.start(trial, record)
+            interrupt.check()
             trial.set_user_attr("seed", seed)
             if self.worker:
                 trial.set_user_attr("worker", self.worker)
@@ -146,6 +149,8 @@ class Objective:
             trial.set_user_attr("state_reason", record.reason)
             raise
         except BaseException as e:  # noqa: BLE001 -- recorded, then re-raised for Optuna to mark FAIL
+            if record is None:  # raised before the trial had a record (outside dlcore's interrupt handling)
+                raise
             record.state, record.reason = "FAIL", describe(e)
             trial.set_user_attr("state_reason", record.reason)
             if isinstance(e, KeyboardInterrupt):
@@ -154,7 +159,7 @@ class Objective:
                 print(f"dlcore: warning: trial {trial.number} failed: {record.reason}", file=sys.stderr)
             raise
         finally:
-            if self.hooks is not None:  # a Ctrl-C now is raised between trials: the run is closed first
+            if self.hooks is not None and record is not None:  # a Ctrl-C now is raised between trials
                 with interrupt.held():
                     self.hooks.finish(trial, record)
 

@@ -147,7 +147,7 @@ def work(space: SearchSpace, store, parent: str | None, objective=None, on_trial
     try:
         study.optimize(objective, catch=(Exception,), callbacks=[counted])
     except BudgetExhausted:
-        pass
+        interrupt.check()  # a Ctrl-C only remembered on the way (interrupt.held) is not lost
     except Exception as e:
         if not disk.is_full_error(e):
             raise

@@ -208,9 +208,32 @@ def test_an_interrupt_that_cuts_the_start_of_a_trial_short_still_leaves_it_its_c
     with interrupt.interruptible(), pytest.raises(KeyboardInterrupt):  # the block puts the handlers back
         obj(trial)
     hooks.flush()
-    run = tracker.client.get_run(trial.study.trials[0].user_attrs["mlflow_run_id"])
+    runs = tracker.client.search_runs([tracker.experiment_id("cut")])
+    assert [r.info.run_id for r in runs] == [trial.study.trials[0].user_attrs["mlflow_run_id"]]  # one, linked
+    run = runs[0]
     assert run.info.status == "FAILED" and run.data.tags["dlcore.state_reason"] == "KeyboardInterrupt"
     assert run.data.tags["optuna.trial_number"] == "0" and run.data.tags["dlcore.kind"] == "trial"
+
+
+def test_an_interrupted_trial_leaves_a_library_callers_sigint_handler_in_place(tmp_path):
+    """Outside dlcore's own interrupt handling (a script driving Optuna with dlcore's objective), the
+    trial's end must not swap the caller's handler for a remember-only one: its next Ctrl-C interrupts."""
+    import signal
+
+    from dlcore.tracking.trials import SearchTracker
+
+    class InterruptedAtStart(SearchTracker):
+        def start(self, trial, record):
+            raise KeyboardInterrupt
+
+    tracker, hooks, trial = tracked_trial(tmp_path)
+    hooks.__class__ = InterruptedAtStart
+    before = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+    with pytest.raises(KeyboardInterrupt):
+        Objective(tiny_space(tmp_path, name="cut"), hooks)(trial)
+    hooks.flush()
+    assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == before
+    assert tracker.client.get_run(trial.study.trials[0].user_attrs["mlflow_run_id"]).info.status == "FAILED"
 
 
 def test_a_trial_that_ends_before_the_writer_begins_its_run_makes_the_run_itself(tmp_path):
