@@ -1,7 +1,8 @@
 """Fault sweep: Ctrl-C at random moments of a real search; counts the searches that left a trial without
 its run, a run RUNNING, or an exit other than 130.
 
-Each run starts ``dlcore search`` (optionally ``--workers N``) on a small moons space in a fresh store,
+Each run starts ``dlcore search`` (optionally ``--workers N``) on the small moons space of
+``tests/test_distributed.py`` in a fresh store,
 waits until its first trial is RUNNING, sleeps a random delay in [0, --max-delay] s (uniform, seeded), then
 sends SIGINT to the whole process group, as a terminal does, and checks the store afterwards: every trial
 FAIL/COMPLETE/PRUNED, every trial's ``mlflow_run_id`` one of the experiment's trial runs and the other way
@@ -25,28 +26,10 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 
-SPACE = """
-[study]
-name = "sweep"
-trials = {trials}
-seed = 3
-report_every = 100
-pruner = "none"
-[data]
-name = "moons"
-n_samples = 600
-validation_fraction = 0.25
-[model]
-hidden_activation = "tanh"
-init = "he"
-[train]
-iterations = {iterations}
-[space]
-learning_rate = {{ low = 0.05, high = 1.0, log = true }}
-n_layers = {{ low = 2, high = 3 }}
-n_units = {{ low = 8, high = 32 }}
-"""
+from tests.test_distributed import space_file  # noqa: E402 -- the small moons space the fault tests use
+
 
 
 def first_running(db: Path, proc, timeout: float = 180.0) -> None:
@@ -71,10 +54,9 @@ def one(tmp: Path, args, delay: float) -> list:
     import optuna
     from mlflow import MlflowClient
 
-    space = tmp / "sweep.toml"
-    space.write_text(SPACE.format(trials=args.trials, iterations=args.iterations))
+    space = space_file(tmp, "sweep", args.iterations)
     store = tmp / "store"
-    cmd = [sys.executable, "-m", "dlcore", "search", str(space), "--store", str(store)]
+    cmd = [sys.executable, "-m", "dlcore", "search", str(space), "--trials", str(args.trials), "--store", str(store)]
     if args.workers > 1:
         cmd += ["--workers", str(args.workers)]
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,

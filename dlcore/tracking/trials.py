@@ -3,7 +3,7 @@
 A child run is created when its trial starts (the trial stores the run id as the user attribute
 ``mlflow_run_id``; the run stores the trial number as a tag), and everything it produced is written
 in one batch when the trial ends, with the run's status following the trial's state. Both happen in a
-background thread: the trial's own thread does not wait for MLflow.
+background thread (a run it has not begun by the trial's end is made by the trial's own thread then).
 """
 from __future__ import annotations
 
