@@ -4,8 +4,14 @@ Runs `dlcore search SPACE --trials T --workers W` as a user would (a fresh embed
 for W = 1 and each W asked for, alternating, and prints the wall times, trials per second and the
 throughput ratio against W = 1. BLAS threads per worker are cores // W, so W = 1 uses all cores.
 
+Searches with different worker counts run different trials (the sampler sees other histories, the pruner
+other medians). ``--same-trials N`` compares identical work instead: N configurations drawn once from the
+space by a seeded random sampler are enqueued, the pruner is off, and each arm runs exactly those N
+trials through ``dlcore.search`` in a fresh process (as a script would).
+
     .venv/bin/python benchmarks/bench_workers.py                                # moons.toml, 40 trials, W = 2
     .venv/bin/python benchmarks/bench_workers.py search_spaces/moons.toml --trials 40 --workers 2 --repeats 3
+    DLCORE_DATA_DIR=../shared/data .venv/bin/python benchmarks/bench_workers.py search_spaces/cat.toml --same-trials 30
 """
 from __future__ import annotations
 
@@ -36,21 +42,76 @@ def one(space: str, trials: int, workers: int) -> tuple[float, int]:
         return elapsed, sum(json.loads(p.stdout)["counts"].values())
 
 
+SAME_TRIALS_CHILD = """
+import json, sys
+import dlcore
+from dlcore.search.space import space_from_doc
+doc = json.load(open(sys.argv[1]))
+r = dlcore.search(space_from_doc(doc, sys.argv[1]), trials=len(doc["enqueue"]), workers=int(sys.argv[2]),
+                  store=sys.argv[3], progress=False)
+print(json.dumps({"counts": r.counts}))
+"""
+
+
+def same_trials_doc(space: str, n: int, seed: int = 12345) -> dict:
+    """The space as a document with ``n`` configurations drawn by a seeded random sampler enqueued and
+    the pruner off, so that every arm trains exactly the same trials."""
+    import optuna
+
+    from dlcore.search.objective import Objective
+    from dlcore.search.space import load_space, space_to_doc
+
+    s = load_space(space)
+    obj = Objective(s)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=seed))
+    configs = []
+    for _ in range(n):
+        t = study.ask()
+        configs.append(obj.suggest(t))
+        study.tell(t, 0.0)
+    doc = space_to_doc(s)
+    doc["study"]["pruner"] = "none"
+    doc["enqueue"] = configs
+    return doc
+
+
+def one_same(doc_path: str, trials: int, workers: int) -> tuple[float, int]:
+    with tempfile.TemporaryDirectory() as d:
+        start = time.perf_counter()
+        p = subprocess.run([sys.executable, "-c", SAME_TRIALS_CHILD, doc_path, str(workers), d], cwd=ROOT,
+                           capture_output=True, text=True)
+        elapsed = time.perf_counter() - start
+        if p.returncode != 0:
+            raise SystemExit(f"search failed: {p.stderr.strip().splitlines()[-1] if p.stderr.strip() else p.returncode}")
+        return elapsed, sum(json.loads(p.stdout.strip().splitlines()[-1])["counts"].values())
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("space", nargs="?", default=str(ROOT / "search_spaces" / "moons.toml"))
     p.add_argument("--trials", type=int, default=40)
     p.add_argument("--workers", type=int, nargs="+", default=[2])
     p.add_argument("--repeats", type=int, default=1)
+    p.add_argument("--same-trials", type=int, metavar="N",
+                   help="run N identical enqueued configurations in every arm, pruner off")
     args = p.parse_args(argv)
     print(f"workers benchmark: {datetime.datetime.now().isoformat(timespec='seconds')} {platform.machine()} "
           f"{os.cpu_count()} cores, python {platform.python_version()}")
     print(f"rerun: {shlex.join([sys.executable, *sys.argv])}")
     counts = [1, *[w for w in args.workers if w != 1]]
+    run = lambda w: one(args.space, args.trials, w)  # noqa: E731
+    if args.same_trials:
+        args.trials = args.same_trials
+        doc_file = tempfile.NamedTemporaryFile("w", suffix=".json", delete=False)
+        json.dump(same_trials_doc(args.space, args.same_trials), doc_file)
+        doc_file.close()
+        print(f"same {args.same_trials} enqueued configurations in every arm, pruner off ({doc_file.name})")
+        run = lambda w: one_same(doc_file.name, args.same_trials, w)  # noqa: E731
     times = {w: [] for w in counts}
     for r in range(args.repeats):
         for w in counts:
-            t, n = one(args.space, args.trials, w)
+            t, n = run(w)
             assert n == args.trials, f"{n} trials instead of {args.trials}"
             times[w].append(t)
             print(f"  repeat {r + 1}: --workers {w}: {t:6.1f} s for {n} trials")

@@ -215,6 +215,20 @@ def test_moons_with_two_workers_on_the_embedded_store(tmp_path):
     assert sum(out["counts"].values()) == 40
 
 
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="counts threads through Linux's /proc")
+def test_a_worker_of_a_search_starts_no_blas_thread_beyond_its_own(tmp_path):
+    """A worker given one BLAS thread must not own idle OpenBLAS threads: after a threaded call they
+    spin for a while, on the core the other worker trains on (two workers ran at 0.6x one)."""
+    from dlcore.search.workers import worker_env
+
+    probe = ("import os, numpy as np; from threadpoolctl import threadpool_info; np.ones((600, 600)) @ np.ones((600, 600)); "
+             "print([p['num_threads'] for p in threadpool_info() if p['user_api'] == 'blas'], len(os.listdir('/proc/self/task')))")
+    p = subprocess.run([sys.executable, "-c", probe], env=worker_env(f"sqlite:///{tmp_path / 'x.db'}", 1),
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.split() == ["[1]", "1"], p.stdout  # BLAS at one thread, and the process has one thread
+
+
 def test_a_worker_joins_a_running_search_from_the_command_line(servers, tmp_path):
     storage, tracking = servers
     search = subprocess.Popen([sys.executable, "-m", "dlcore", "search", str(space_file(tmp_path, "join", 3000)),

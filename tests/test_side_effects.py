@@ -26,6 +26,7 @@ SCRIPT = textwrap.dedent('''
     import matplotlib.pyplot as plt
     import mlflow, optuna, pandas
     from pathlib import Path
+    from threadpoolctl import threadpool_info
 
     def snapshot():
         return {
@@ -42,6 +43,7 @@ SCRIPT = textwrap.dedent('''
             "signals": {s.name: repr(signal.getsignal(s)) for s in (signal.SIGINT, signal.SIGTERM)},
             "numpy_rng": repr(np.random.get_state(legacy=False)),
             "numpy_err": np.geterr(),
+            "thread_pools": {p["filepath"]: p["num_threads"] for p in threadpool_info()},
         }
 
     plt.figure()  # the caller's own figure: still there, and the only one, afterwards
@@ -53,6 +55,7 @@ SCRIPT = textwrap.dedent('''
     store = dlcore.Store(tmp / "store")
     result = dlcore.search(tmp / "tiny.toml", trials=3, store=store)
     print("@@ searched", file=sys.stderr, flush=True)
+    dlcore.worker(result.study_name, store=store, blas_threads=1)  # the budget is spent: it joins and leaves
     cfg = dlcore.load_run_config("course/planar", ["train.iterations=30"])
     run = dlcore.train(cfg, store=store, experiment="side-effects")
     rep = dlcore.reproduce(result.best, store=store)
@@ -92,6 +95,10 @@ def test_dlcore_changes_no_global_state_of_its_caller(tmp_path, backend):
         if "loggers" in changed:  # loggers made during the call are the libraries' own; the others must be as they were
             b, a = changed["loggers"]
             changed["loggers"] = {k: (b[k], a[k]) for k in b if b[k] != a[k]} or None
+            changed = {k: v for k, v in changed.items() if v is not None}
+        if "thread_pools" in changed:  # libraries loaded later are theirs; those the caller had keep their counts
+            b, a = changed["thread_pools"]
+            changed["thread_pools"] = {k: (b[k], a.get(k)) for k in b if a.get(k) != b[k]} or None
             changed = {k: v for k, v in changed.items() if v is not None}
         if "rcParams" in changed:
             b, a = changed["rcParams"]

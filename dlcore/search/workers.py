@@ -11,9 +11,11 @@ import socket
 import subprocess
 import sys
 import time
+from contextlib import nullcontext
 from dataclasses import replace
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from .. import disk, interrupt
 from ..quiet import quiet
@@ -27,6 +29,7 @@ from .storage import make_storage
 from .study import load_study, make_pruner, make_sampler, space_of, warmup_steps
 
 STORAGE_ENV = "DLCORE_WORKER_STORAGE"  # how run_workers hands the storage URL to ``dlcore worker``
+BLAS_THREAD_ENV = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 def run_workers(space, store, parent, workers: int, on_trial=None, track=True) -> list:
@@ -51,7 +54,7 @@ def run_workers(space, store, parent, workers: int, on_trial=None, track=True) -
         cmd += ["--parent-run-id", parent]
     if not track:
         cmd += ["--no-track"]
-    env = {**os.environ, STORAGE_ENV: str(store.storage)}
+    env = worker_env(store.storage, threads)
     procs = [subprocess.Popen(cmd + ["--worker-index", str(i + 1)], env=env, start_new_session=True)
              for i in range(workers)]
     study = load_study(space.study.name, make_storage(store.storage))
@@ -178,6 +181,14 @@ def close_own_trials(study, on_failed, reason: str) -> list:
     return failed
 
 
+def worker_env(storage, threads: int) -> dict:
+    """The environment of a worker started by a search: this one, the storage URL, and the BLAS thread
+    count. BLAS libraries read it when they load, so a worker given one thread starts no other, and none
+    is left spinning beside its trials on the core another worker trains on (``join_study`` also limits
+    the count with threadpoolctl, for a worker started by hand)."""
+    return {**os.environ, STORAGE_ENV: str(storage), **{v: str(threads) for v in BLAS_THREAD_ENV}}
+
+
 def sampler_seed(st, worker_index: int, n_trials: int) -> int:
     """The sampler's seed for a process joining a study in which ``n_trials`` have started (enqueued
     ones still waiting do not count; for a search, the level its budget went on from, which differs
@@ -201,8 +212,12 @@ def join_study(name: str, store, parent: str | None = None, blas_threads: int | 
     if blas_threads:
         space = replace(space, base=replace(space.base, train=replace(space.base.train, blas_threads=blas_threads)))
     stop = parent_gone(parent_pid)
-    ran = work(space, store, parent or study.user_attrs.get("parent_run_id"), track=track,
-               worker_index=worker_index, stop=stop)
+    # The whole worker under its thread count, not only each training: a BLAS call with more threads
+    # (a Gram matrix, a final evaluation) leaves OpenBLAS's idle threads spinning for a while, taking the
+    # core another worker trains on.
+    with threadpool_limits(limits=blas_threads, user_api="blas") if blas_threads else nullcontext():
+        ran = work(space, store, parent or study.user_attrs.get("parent_run_id"), track=track,
+                   worker_index=worker_index, stop=stop)
     if stop is not None and stop():
         print(f"dlcore: warning: worker {this_process()}: its search (pid {parent_pid}) is gone; stopped",
               file=sys.stderr)
