@@ -77,14 +77,27 @@ def same_trials_doc(space: str, n: int, seed: int = 12345) -> dict:
 
 
 def one_same(doc_path: str, trials: int, workers: int) -> tuple[float, int]:
+    """One arm; also prints where its wall time went: before the first trial began, the span from then
+    to the last trial's end, after it, and how busy the workers were in that span (the trials' summed
+    durations over workers x span)."""
+    import optuna
+
     with tempfile.TemporaryDirectory() as d:
-        start = time.perf_counter()
+        wall0, start = time.time(), time.perf_counter()
         p = subprocess.run([sys.executable, "-c", SAME_TRIALS_CHILD, doc_path, str(workers), d], cwd=ROOT,
                            capture_output=True, text=True)
         elapsed = time.perf_counter() - start
         if p.returncode != 0:
             raise SystemExit(f"search failed: {p.stderr.strip().splitlines()[-1] if p.stderr.strip() else p.returncode}")
-        return elapsed, sum(json.loads(p.stdout.strip().splitlines()[-1])["counts"].values())
+        name = json.load(open(doc_path))["study"]["name"]
+        ts = optuna.load_study(study_name=name, storage=f"sqlite:///{d}/optuna.db").get_trials(deepcopy=False)
+        first = min(t.datetime_start for t in ts).timestamp() - wall0
+        last = max(t.datetime_complete for t in ts).timestamp() - wall0
+        busy = sum((t.datetime_complete - t.datetime_start).total_seconds() for t in ts)
+        print(f"    --workers {workers}: before the first trial {first:5.1f} s | trials {last - first:5.1f} s "
+              f"(sum of trial durations {busy:5.1f} s, workers busy {busy / (workers * (last - first)):4.0%}) | "
+              f"after the last {elapsed - last:4.1f} s")
+        return elapsed, len(ts)
 
 
 def main(argv=None) -> int:

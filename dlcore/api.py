@@ -41,15 +41,23 @@ def search(space, trials: int | None = None, *, store=None, workers: int = 1, st
     """Run ``trials`` more trials of ``space`` (a SearchSpace, a shipped space's name or a TOML path;
     default: the space's ``study.trials``), in this process or ``workers`` processes. Running it again on
     the same study continues it. Every trial has its MLflow run (``track=False``: Optuna only)."""
-    from .progress import trial_progress
-    from .session import run_search, with_overrides
+    from .search.spawn import Workers
 
-    space = with_overrides(_space(space), study, seed)
     check_trials(trials, "--trials")
-    store = as_store(store)
-    n = trials or space.study.trials
-    with trial_progress(n, f"search {space.study.name}", enabled=None if progress else False) as on_trial:
-        summary = run_search(space, store, n, on_trial=on_trial, track=track, workers=workers)
+    # the worker processes import while this one does and sets up; they wait for the study (search/spawn.py)
+    started = Workers(workers) if isinstance(workers, int) and workers > 1 else None
+    try:
+        from .progress import trial_progress
+        from .session import run_search, with_overrides
+
+        space = with_overrides(_space(space), study, seed)
+        store = as_store(store)
+        n = trials or space.study.trials
+        with trial_progress(n, f"search {space.study.name}", enabled=None if progress else False) as on_trial:
+            summary = run_search(space, store, n, on_trial=on_trial, track=track, workers=workers, started=started)
+    finally:
+        if started is not None:
+            started.cancel()  # the search stopped before its trials: they end, having joined nothing
     return _result(summary, store, space)
 
 

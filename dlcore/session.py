@@ -40,14 +40,15 @@ def with_overrides(space: SearchSpace, study: str | None = None, seed: int | Non
 
 @quiet()  # Optuna's and MLflow's logging as the caller had it once this returns
 def run_search(space: SearchSpace, store: Store, n_trials: int | None = None, on_trial=None,
-               top_k: int = 5, track: bool = True, workers: int = 1) -> dict:
+               top_k: int = 5, track: bool = True, workers: int = 1, started=None) -> dict:
     """Run ``n_trials`` more trials (default: the space's) and return the summary as a dict.
 
     Every precondition is checked before either database is written: the data, the Optuna storage and
     the study's objective (read only), then the MLflow store. The budget is raised last, just before
     the trials run, and by ``n_trials`` whoever else searches the study. With ``workers > 1`` the
     trials run in that many ``dlcore worker`` processes sharing the study, each with cores // workers
-    BLAS threads. ``track=False`` logs nothing to MLflow (the overhead benchmark)."""
+    BLAS threads (``started``: those processes, started before this was called; see ``search.spawn``).
+    ``track=False`` logs nothing to MLflow (the overhead benchmark)."""
     if workers < 1:
         raise ConfigError(f"--workers must be >= 1 (got {workers})")
     objective = Objective(space)                         # loads and checks the data before anything is created
@@ -76,7 +77,7 @@ def run_search(space: SearchSpace, store: Store, n_trials: int | None = None, on
                 work(space, store, parent, objective=objective, on_trial=on_trial, track=track, tracker=tracker,
                      history=base)
             else:
-                failed_workers = run_workers(space, store, parent, workers, on_trial, track)
+                failed_workers = run_workers(space, store, parent, workers, on_trial, track, started)
         except KeyboardInterrupt:
             status = "KILLED"
             interrupt.hold()  # a second Ctrl-C must not leave the parent run RUNNING

@@ -219,14 +219,44 @@ def test_moons_with_two_workers_on_the_embedded_store(tmp_path):
 def test_a_worker_of_a_search_starts_no_blas_thread_beyond_its_own(tmp_path):
     """A worker given one BLAS thread must not own idle OpenBLAS threads: after a threaded call they
     spin for a while, on the core the other worker trains on (two workers ran at 0.6x one)."""
-    from dlcore.search.workers import worker_env
+    from dlcore.search.spawn import worker_env
 
     probe = ("import os, numpy as np; from threadpoolctl import threadpool_info; np.ones((600, 600)) @ np.ones((600, 600)); "
              "print([p['num_threads'] for p in threadpool_info() if p['user_api'] == 'blas'], len(os.listdir('/proc/self/task')))")
-    p = subprocess.run([sys.executable, "-c", probe], env=worker_env(f"sqlite:///{tmp_path / 'x.db'}", 1),
+    p = subprocess.run([sys.executable, "-c", probe], env=worker_env(1),
                        capture_output=True, text=True, timeout=120)
     assert p.returncode == 0, p.stderr
     assert p.stdout.split() == ["[1]", "1"], p.stdout  # BLAS at one thread, and the process has one thread
+
+
+def _workers_of(pid: int) -> list:
+    """Live `dlcore worker` processes started by the search ``pid`` (their --parent-pid)."""
+    found = []
+    for d in os.listdir("/proc"):
+        try:
+            argv = open(f"/proc/{d}/cmdline", "rb").read().split(b"\0")
+        except OSError:
+            continue
+        if b"worker" in argv and b"--parent-pid" in argv and argv[argv.index(b"--parent-pid") + 1] == str(pid).encode():
+            found.append(int(d))
+    return found
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="reads process command lines from Linux's /proc")
+def test_a_search_with_workers_that_stops_before_its_trials_leaves_no_worker_and_no_store(tmp_path):
+    """The workers start before the search has checked its input (search/spawn.py); a refused search
+    ends them before it returns, and they write nothing."""
+    space = space_file(tmp_path, "refused")
+    space.write_text(space.read_text().replace('name = "moons"', 'name = "csv"\npath = "no-such.csv"'))
+    p = subprocess.Popen([sys.executable, "-m", "dlcore", "search", str(space), "--workers", "2", "--store",
+                          str(tmp_path / "store")], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(0.5)
+    seen = _workers_of(p.pid)  # started at once, while the search imports
+    out, err = p.communicate(timeout=300)
+    assert p.returncode != 0 and "no-such.csv" in err and "Traceback" not in err, err
+    assert len(seen) == 2, seen
+    assert _workers_of(p.pid) == [] and not any(os.path.exists(f"/proc/{w}") for w in seen)
+    assert not (tmp_path / "store" / "optuna.db").exists() and not (tmp_path / "store" / "mlflow.db").exists()
 
 
 def test_a_worker_joins_a_running_search_from_the_command_line(servers, tmp_path):

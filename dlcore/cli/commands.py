@@ -81,9 +81,18 @@ def cmd_search(args) -> int:
 
 def cmd_worker(args) -> int:
     from ..api import worker
-    from ..search.workers import STORAGE_ENV
+    from ..search import workers  # noqa: F401 -- imported before the wait: that is what it is for
 
-    args.storage = args.storage or os.environ.get(STORAGE_ENV)  # from `search --workers N`: kept off the command line
+    if args.await_go:  # started by `search --workers N` (search/spawn.py): wait for its study
+        from ..search.spawn import await_go
+
+        go = await_go()
+        if go is None:  # the search stopped before its trials
+            return 0
+        args.study, args.storage, args.tracking_uri = go["study"], go["storage"], go["tracking_uri"]
+        args.parent_run_id, args.no_track = go["parent_run_id"], not go["track"]
+    elif not args.study:
+        raise ConfigError("dlcore worker needs --study NAME")
     ran = worker(args.study, store=_store(args), parent_run_id=args.parent_run_id, blas_threads=args.blas_threads,
                  track=not args.no_track, worker_index=args.worker_index, parent_pid=args.parent_pid)
     print(f"worker {os.getpid()}: ran {ran} trials of study {args.study!r}", file=sys.stderr)

@@ -73,7 +73,8 @@ def _add_writers(sub):
                        description="Join a study created by 'dlcore search' and run its trials until the study "
                                    "holds its trial budget. Example: dlcore worker --study cat --storage "
                                    "postgresql://dlcore@db/optuna --tracking-uri http://tracking:5000")
-    w.add_argument("--study", required=True)
+    w.add_argument("--study", help="the study to join (required)")
+    w.add_argument("--await-go", action="store_true", help=argparse.SUPPRESS)  # from `search --workers N`
     w.add_argument("--parent-run-id", help="MLflow parent run of the trials (default: the latest search's)")
     w.add_argument("--blas-threads", type=int, help="BLAS threads for training (default: the space's)")
     w.add_argument("--worker-index", type=int, default=0, help=argparse.SUPPRESS)

@@ -25,38 +25,31 @@ from .budget import (BudgetExhausted, close_dead_trials, enforce_budget, fail_tr
                      this_process)
 from .objective import Objective
 from .space import SearchSpace
+from .spawn import Workers
 from .storage import make_storage
 from .study import load_study, make_pruner, make_sampler, space_of, warmup_steps
 
-STORAGE_ENV = "DLCORE_WORKER_STORAGE"  # how run_workers hands the storage URL to ``dlcore worker``
-BLAS_THREAD_ENV = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
 
-def run_workers(space, store, parent, workers: int, on_trial=None, track=True) -> list:
-    """Start ``workers`` processes of ``dlcore worker`` and wait for them, showing progress; returns the
-    exit codes of those that failed. A worker that dies leaves its trial RUNNING: it is failed (and its
-    run closed) as soon as this process sees the worker end, if another worker has not done it first.
+def run_workers(space, store, parent, workers: int, on_trial=None, track=True, started: Workers | None = None) -> list:
+    """Start ``workers`` processes of ``dlcore worker`` (or take those ``started`` before: see
+    ``search.spawn``), hand them the study and wait for them, showing progress; returns the exit codes of
+    those that failed. A worker that dies leaves its trial RUNNING: it is failed (and its run closed) as
+    soon as this process sees the worker end, if another worker has not done it first.
 
     The workers run in their own session, so a Ctrl-C in the terminal reaches this process only, which
     forwards exactly one SIGINT to each worker: each ends its trial as FAIL and closes its run. (A second
     SIGINT while a worker is saving its trial would interrupt the save.) Each worker is given this
     process's pid and stops after its trial once this process is gone (SIGKILL), instead of running on.
-    The storage URL, which may hold a password, goes to the workers in their environment, not on their
-    command line, where ``ps`` shows it."""
+    The storage URL, which may hold a password, goes to the workers on a pipe, not on their command
+    line, where ``ps`` shows it."""
+    group = started if started is not None else Workers(workers)
     cores = os.cpu_count() or 1
-    threads = max(1, cores // workers)
-    if workers * threads > cores:
+    if workers * group.threads > cores:
         print(f"dlcore: warning: {workers} workers on {cores} cores: one BLAS thread each still oversubscribes",
               file=sys.stderr)
-    cmd = [sys.executable, "-m", "dlcore", "worker", "--study", space.study.name, "--tracking-uri",
-           store.tracking_uri, "--blas-threads", str(threads), "--parent-pid", str(os.getpid())]
-    if parent:
-        cmd += ["--parent-run-id", parent]
-    if not track:
-        cmd += ["--no-track"]
-    env = worker_env(store.storage, threads)
-    procs = [subprocess.Popen(cmd + ["--worker-index", str(i + 1)], env=env, start_new_session=True)
-             for i in range(workers)]
+    group.go(space.study.name, str(store.storage), store.tracking_uri, parent, track)
+    procs = group.procs
     study = load_study(space.study.name, make_storage(store.storage))
     lock, tracker = study_lock(store.storage, space.study.name), store.tracker() if track else None
     seen, interrupted = sum(t.state.is_finished() for t in study.get_trials(deepcopy=False)), False
@@ -179,14 +172,6 @@ def close_own_trials(study, on_failed, reason: str) -> list:
         if not disk.is_full_error(e):
             raise
     return failed
-
-
-def worker_env(storage, threads: int) -> dict:
-    """The environment of a worker started by a search: this one, the storage URL, and the BLAS thread
-    count. BLAS libraries read it when they load, so a worker given one thread starts no other, and none
-    is left spinning beside its trials on the core another worker trains on (``join_study`` also limits
-    the count with threadpoolctl, for a worker started by hand)."""
-    return {**os.environ, STORAGE_ENV: str(storage), **{v: str(threads) for v in BLAS_THREAD_ENV}}
 
 
 def sampler_seed(st, worker_index: int, n_trials: int) -> int:
