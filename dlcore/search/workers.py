@@ -56,7 +56,7 @@ def run_workers(space, store, parent, workers: int, on_trial=None, track=True, s
     try:
         ended = 0
         while any(p.poll() is None for p in procs):
-            time.sleep(0.5)
+            _wait_any(procs, 0.5)
             if sum(p.poll() is not None for p in procs) > ended:  # a worker ended: close a trial it left
                 ended = sum(p.poll() is not None for p in procs)
                 reap(study, lock, tracker)
@@ -77,6 +77,20 @@ def run_workers(space, store, parent, workers: int, on_trial=None, track=True, s
         print(f"dlcore: warning: {len(failed)} of {workers} workers ended abnormally (exit {failed}): "
               f"{', '.join(f'{socket.gethostname()}:{p.pid}' for p in procs if p.returncode != 0)}", file=sys.stderr)
     return failed
+
+
+def _wait_any(procs, timeout: float):
+    """Until a live worker ends or ``timeout`` seconds pass (a Ctrl-C still comes through at once)."""
+    live = [p for p in procs if p.poll() is None]
+    if len(live) == 1:
+        try:
+            live[0].wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            pass
+        return
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and all(p.poll() is None for p in live):
+        time.sleep(0.05)
 
 
 def _stop(procs, grace: float = 60.0):
