@@ -16,7 +16,7 @@ import numpy as np
 from .config import RunConfig
 from .errors import ReproduceError
 from .quiet import quiet
-from .runner import check_labels, fold_seeds, folds_for, load_dataset, make_split, train_run
+from .runner import check_labels, fold_seeds, folds_for, load_dataset, make_split, train_folds, train_run
 from .search.objective import derive_seed
 from .tracking.schema import CURVES, TRIAL_OF_STATUS, curves_from_arrays, curves_to_arrays
 from .tracking.descriptions import reproduction_description
@@ -164,8 +164,11 @@ def _dataset_of(logged: Logged, evaluate_test: bool):
 
 def replay(logged: Logged, dataset, folds: list, run_seeds: list) -> list:
     """Each fold's cost curve trained again from its logged seed (as far as the logged one went, for an
-    incomplete run): the same code path as the original."""
+    incomplete run): the same code path as the original, the folds of a complete k-fold run together
+    (``train_folds``, which gives each fold's own curve bit for bit)."""
     cfg, new = logged.config, []
+    if logged.complete and len(logged.curves) >= 2:
+        return [o.result.costs for o in _folds_together(cfg, dataset, folds, run_seeds)]
     for (tr, va), old, seed in zip(folds, logged.curves, run_seeds):
         fold_cfg = replace(cfg, model=replace(cfg.model, seed=seed))
         if not logged.complete:
@@ -267,8 +270,11 @@ def seed_study(cfg: RunConfig, dataset, folds, seeds: list, evaluate_test: bool,
         row = {"seed": int(seed)}
         fold_cfgs = [replace(cfg_j, model=replace(cfg_j.model, seed=int(s)))
                      for s in (per_fold(int(seed)) if per_fold else [int(seed)] * len(folds))]
-        per_fold_metrics = [train_run(c, make_split(c, dataset, tr, va)).metrics
-                            for (tr, va), c in zip(folds, fold_cfgs) if va is not None]
+        if validated and len(folds) >= 2:
+            per_fold_metrics = [o.metrics for o in _folds_together(cfg_j, dataset, folds, [c.model.seed for c in fold_cfgs])]
+        else:
+            per_fold_metrics = [train_run(c, make_split(c, dataset, tr, va)).metrics
+                                for (tr, va), c in zip(folds, fold_cfgs) if va is not None]
         for key in [k for k in (per_fold_metrics[0] if per_fold_metrics else {}) if k.startswith("val_")]:
             row[key] = float(np.mean([f[key] for f in per_fold_metrics]))
         if evaluate_test or not validated:
@@ -281,3 +287,9 @@ def seed_study(cfg: RunConfig, dataset, folds, seeds: list, evaluate_test: bool,
     summary = {n: {"mean": float(np.mean([r[n] for r in rows])), "std": float(np.std([r[n] for r in rows]))}
                for n in names}
     return {"runs": rows, "summary": summary}
+
+
+def _folds_together(cfg: RunConfig, dataset, folds: list, seeds: list) -> list:
+    """The run's k trainings, fold f from seeds[f], advanced together: one ``RunOutcome`` per fold."""
+    cfgs = [replace(cfg, model=replace(cfg.model, seed=int(s))) for s in seeds]
+    return train_folds(cfgs, [make_split(c, dataset, tr, va) for c, (tr, va) in zip(cfgs, folds)])

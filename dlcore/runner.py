@@ -120,6 +120,50 @@ def gram_blocks(cfg: RunConfig, split: Split, form: str):
     return G[np.ix_(tr, tr)], None if va is None else G[np.ix_(tr, va)]
 
 
+def fold_stack(cfg: RunConfig, splits: list) -> nn.FoldStack:
+    """The folds' arrays padded and stacked for ``train_folds``: made once per search process and
+    data config, like the folds' own arrays (the dual form's K blocks come from the one Gram matrix)."""
+    folds = []
+    for split in splits:
+        gram = gram_blocks(cfg, split, "dual")
+        K, K_val = gram if gram is not None else (None, None)
+        folds.append(nn.Fold(split.X, split.Y, split.X_val, split.Y_val, K, K_val))
+    return nn.FoldStack(folds, np.dtype(cfg.train.dtype))
+
+
+def train_folds(cfgs: list, splits: list, on_step=None, every: int = 100, stack: nn.FoldStack | None = None,
+                stop_together: bool = False) -> list:
+    """The k trainings of a k-fold run advanced together (``nn.gradient_descent_stacked``): one
+    architecture, learning rate and iteration count (``cfgs[0]``'s), each fold from its own config's
+    seed, on ``splits``. Every ``every`` iterations a pending Ctrl-C is raised, then ``on_step(i, costs,
+    vals)`` gets every fold's costs (k, i + 1) and validations. One ``RunOutcome`` per fold, the one
+    that fold's own ``train_run`` gives, bit for bit (``nn.stacked``): stacking changes the number of
+    numpy calls, not the numbers. ``stop_together``: a fold that diverges ends every fold there."""
+    cfg = cfgs[0]
+    stack = stack if stack is not None else fold_stack(cfg, splits)
+    arch = architecture(cfg, stack.folds[0].X.shape[0], stack.folds[0].Y.shape[0])
+    dtype = np.dtype(cfg.train.dtype)
+    inits = [nn.initialize(arch.layer_dims, c.model.init, c.model.init_scale, np.random.RandomState(c.model.seed),
+                           dtype=dtype) for c in cfgs]
+
+    def step(i, costs, vals):
+        interrupt.check()
+        return None if on_step is None else on_step(i, costs, vals)
+
+    form = nn.resolve_form(cfg.train.form, arch.layer_dims[0], stack.m, arch.layer_dims[1], cfg.train.iterations)
+    with threadpool_limits(limits=cfg.blas_threads, user_api="blas"):
+        results = nn.gradient_descent_stacked(stack, [W for W, _ in inits], [b for _, b in inits], arch,
+                                              cfg.train.learning_rate, cfg.train.iterations, on_step=step,
+                                              every=every, form=form, stop_together=stop_together)
+    outcomes = []
+    for c, split, r in zip(cfgs, splits, results):
+        metrics = evaluate(r.W, r.b, arch, split.X, split.Y, "train")
+        if split.X_val is not None:
+            metrics |= evaluate(r.W, r.b, arch, split.X_val, split.Y_val, "val")
+        outcomes.append(RunOutcome(c, arch, r, metrics, split))
+    return outcomes
+
+
 def architecture(cfg: RunConfig, n_x: int, n_y: int = 1) -> nn.Architecture:
     m = cfg.model
     return nn.Architecture((n_x, *m.hidden_units, n_y), m.hidden_activation, m.output_activation,

@@ -16,8 +16,8 @@ import optuna
 from .. import interrupt, nn
 from ..config import ConfigError, RunConfig
 from ..errors import describe
-from ..runner import (check_fits, check_labels, derive_seed, fold_seeds, folds_for, load_dataset, make_split,
-                      train_run)
+from ..runner import (check_fits, check_labels, derive_seed, fold_seeds, fold_stack, folds_for, load_dataset,
+                      make_split, train_folds, train_run)
 from ..tracking.schema import TrialRecord
 from .space import Range, SearchSpace
 
@@ -183,9 +183,18 @@ class Objective:
     def _layer_dims(self, cfg: RunConfig) -> tuple:
         return (self.dataset.X.shape[0], *cfg.model.hidden_units, self.dataset.Y.shape[0])
 
+    def _stack(self, cfg: RunConfig, splits):
+        """The folds' stacked arrays (``runner.fold_stack``), made once like the folds' own."""
+        key = ("stack", cfg.data, cfg.train.dtype, cfg.train.gram)
+        if key not in self._splits:
+            self._splits[key] = fold_stack(cfg, splits)
+        return self._splits[key]
+
     def _train(self, trial, cfg: RunConfig, record: TrialRecord) -> float:
         st = self.space.study
         metric, k = st.metric, len(self.folds)
+        if self.space.stack_folds:
+            return self._train_stacked(trial, cfg, record)
         fold_values, fold_curves, fold_metrics = [], [], []
         for f, ((tr, va), seed) in enumerate(zip(self.folds, fold_seeds(cfg.model.seed, k))):
             fold_cfg = replace(cfg, model=replace(cfg.model, seed=seed))
@@ -230,6 +239,43 @@ class Objective:
             for key in fold_metrics[0]:
                 record.metrics[key] = float(np.mean([m[key] for m in fold_metrics]))
         return float(np.mean(fold_values))
+
+    def _train_stacked(self, trial, cfg: RunConfig, record: TrialRecord) -> float:
+        """The k folds trained together: every ``report_every`` iterations the mean over the folds of the
+        metric is reported at that iteration (as a hold-out reports its own), so the pruner judges all
+        folds at once, after the warm-up that a hold-out gets; a fold that diverges ends the trial."""
+        st, k = self.space.study, len(self.folds)
+        cfgs = [replace(cfg, model=replace(cfg.model, seed=s)) for s in fold_seeds(cfg.model.seed, k)]
+        splits = [self._split(f, c, tr, va) for f, (c, (tr, va)) in enumerate(zip(cfgs, self.folds))]
+        steps, val_costs, pruned = [], [[] for _ in range(k)], []
+
+        def on_step(i, costs, vals):
+            steps.append(i)
+            for f, v in enumerate(vals):
+                val_costs[f].append(v.cost)
+            trial.report(float(np.mean([metric_of(st.metric, v.AL, s.Y_val, v.cost) for v, s in zip(vals, splits)])), i)
+            if trial.should_prune():
+                pruned.append(i)
+                return False
+            return True
+
+        outs = train_folds(cfgs, splits, on_step, every=st.report_every, stack=self._stack(cfg, splits),
+                           stop_together=True)
+        record.form = outs[0].result.form
+        for f, (out, (tr, va)) in enumerate(zip(outs, self.folds)):
+            record.full_costs.append(out.result.costs)
+            record.folds.append({"fold": f, "repeat": f // st.folds, "seed": out.config.model.seed, "n_train": len(tr),
+                                 "n_val": len(va), **out.metrics})
+        self._set_curves(record, [(steps, [float(o.result.costs[i]) for i in steps], val_costs[f])
+                                  for f, o in enumerate(outs)])
+        for f, out in enumerate(outs):
+            if out.result.status == "diverged":
+                raise optuna.TrialPruned(f"diverged: {out.result.reason} (fold {f})")
+        if pruned:
+            raise optuna.TrialPruned(f"pruned by {st.pruner} pruner at iteration {pruned[0]}")
+        for key in outs[0].metrics:
+            record.metrics[key] = float(np.mean([o.metrics[key] for o in outs]))
+        return float(np.mean([o.metrics[st.metric] for o in outs]))
 
     @staticmethod
     def _set_curves(record: TrialRecord, fold_curves):

@@ -85,6 +85,13 @@ class SearchSpace:
     def direction(self) -> str:
         return self.study.direction or METRICS[self.study.metric]
 
+    @property
+    def stack_folds(self) -> bool:
+        """Whether a trial's k folds train together (``runner.train_folds``) and report the mean over the
+        folds every report_every iterations: with folds, unless the pruner is Wilcoxon, which pairs each
+        fold's final value with the best trial's and so needs the folds to end one after another."""
+        return self.study.folds >= 2 and self.study.pruner != "wilcoxon"
+
     def param_names(self, n_layers: int | None = None) -> list[str]:
         """Optuna parameter names of a trial with ``n_layers`` layers (all, when None)."""
         s, names = self.space, []

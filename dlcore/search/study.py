@@ -108,10 +108,11 @@ def check_same_objective(study, space: SearchSpace):
 
 
 def warmup_steps(space: SearchSpace) -> int:
-    """Steps before the median pruner may act: a quarter of the (shortest) training for a hold-out,
-    where steps are iterations; with k folds, where steps are folds, one: a single fold is too noisy to
-    judge a trial by (on the cat data, pruning after the first fold pruned 72 of 100 trials)."""
-    if space.study.folds >= 2:
+    """Steps before the median pruner may act: a quarter of the (shortest) training for a hold-out or
+    stacked folds, where steps are iterations; with folds trained one by one, where steps are folds,
+    one: a single fold is too noisy to judge a trial by (on the cat data, pruning after the first fold
+    pruned 72 of 100 trials)."""
+    if space.study.folds >= 2 and not space.stack_folds:
         return 1
     it = space.space.iterations
     shortest = int(it.low) if hasattr(it, "low") else (it or space.base.train.iterations)

@@ -80,3 +80,22 @@ def test_repeats_without_folds_are_refused(tmp_path):
     space = tiny_space(tmp_path, name="nofolds")
     with pytest.raises(ConfigError, match=r"study.repeats = 2 repeats k-fold assignments: it needs study.folds >= 2"):
         replace(space, study=replace(space.study, repeats=2))
+
+
+def test_folds_trained_together_give_the_trial_of_folds_trained_one_by_one(tmp_path):
+    """The median pruner's trials train their folds together (stacked), Wilcoxon's one after another:
+    the same enqueued configurations get the same curves, finals and values, bit for bit."""
+    trials = {}
+    for pruner in ("median", "wilcoxon"):
+        space = repeated(tmp_path, f"together-{pruner}", folds=3, repeats=2)
+        space = replace(space, study=replace(space.study, pruner=pruner))
+        assert space.stack_folds == (pruner == "median")
+        _, _, study, store = search(tmp_path, space, 2)
+        tracker = Backends(store.root).tracker()
+        trials[pruner] = [(t.value, fold_rows(tracker, t.user_attrs["mlflow_run_id"]),
+                           tracker.load_arrays(t.user_attrs["mlflow_run_id"], "curves.npz")) for t in study.trials]
+    for (v1, rows1, curves1), (v2, rows2, curves2) in zip(trials["median"], trials["wilcoxon"]):
+        assert v1 == v2 and rows1 == rows2
+        assert sorted(curves1) == sorted(curves2) == [f"cost_fold{f}" for f in range(6)]
+        for key in curves1:
+            np.testing.assert_array_equal(curves1[key], curves2[key])

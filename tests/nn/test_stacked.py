@@ -1,0 +1,160 @@
+"""Stacked folds: k trainings advanced together give each fold its own training, bit for bit."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from dlcore import nn
+from dlcore.nn import Fold, FoldStack, gradient_descent_stacked
+
+
+def folds_of(rng, n_x, sizes, out="sigmoid", dtype=np.float64):
+    """Random folds: (m, m_val) per fold; labels 0/1 for a sigmoid output, reals for a linear one."""
+    folds = []
+    for m, m_val in sizes:
+        X, X_val = rng.standard_normal((n_x, m)), rng.standard_normal((n_x, m_val))
+        if out == "sigmoid":
+            Y, Y_val = (rng.random((1, m)) < 0.4) * 1.0, (rng.random((1, m_val)) < 0.4) * 1.0
+        else:
+            Y, Y_val = rng.standard_normal((1, m)), rng.standard_normal((1, m_val))
+        folds.append(Fold(*(a.astype(dtype) for a in (X, Y, X_val, Y_val))))
+    return folds
+
+
+def inits(arch, k, dtype=np.float64, init="fan_in", scale=1.0):
+    return [nn.initialize(arch.layer_dims, init, scale, np.random.RandomState(s), dtype=dtype) for s in range(k)]
+
+
+def alone(folds, starts, arch, lr, iterations, form, every=7):
+    """Each fold trained by itself with gradient_descent, with its validation costs."""
+    out = []
+    for fold, (W, b) in zip(folds, starts):
+        W, b = [w.copy() for w in W], [x.copy() for x in b]
+        out.append(nn.gradient_descent(fold.X, fold.Y, W, b, arch, lr, iterations, on_step=lambda *a: None,
+                                       every=every, X_val=fold.X_val, Y_val=fold.Y_val, form=form))
+    return out
+
+
+def assert_same(a: nn.TrainResult, b: nn.TrainResult):
+    assert (a.status, a.reason, a.form) == (b.status, b.reason, b.form)
+    np.testing.assert_array_equal(a.costs, b.costs)  # equal, not close
+    assert a.val_iterations == b.val_iterations
+    np.testing.assert_array_equal(a.val_costs, b.val_costs)
+    for P, Q in zip(a.W + a.b, b.W + b.b):
+        assert P.dtype == Q.dtype
+        np.testing.assert_array_equal(P, Q)
+
+
+CASES = [  # n_x, hidden units, hidden activation, ReLU'(0), output, form, dtype, learning rate
+    (300, (7, 5), "relu", 0, "sigmoid", "dual", np.float64, 0.05),
+    (300, (7, 5), "relu", 1, "sigmoid", "dual", np.float64, 0.05),
+    (300, (6,), "tanh", 1, "sigmoid", "dual", np.float32, 0.1),
+    (5, (7, 5), "leaky_relu", 0, "sigmoid", "direct", np.float64, 0.2),
+    (5, (), "relu", 1, "sigmoid", "direct", np.float64, 0.5),      # logistic regression
+    (5, (6,), "sigmoid", 1, "linear", "direct", np.float64, 0.1),
+    (200, (6, 3), "relu", 0, "linear", "dual", np.float32, 0.01),
+]
+
+
+@pytest.mark.parametrize("n_x,hidden,act,at_zero,out,form,dtype,lr", CASES)
+def test_each_fold_is_its_own_training_bit_for_bit(n_x, hidden, act, at_zero, out, form, dtype, lr):
+    rng = np.random.default_rng(n_x + len(hidden))
+    folds = folds_of(rng, n_x, [(40, 10), (41, 9), (40, 10), (39, 11)], out, dtype)  # three sizes
+    arch = nn.Architecture((n_x, *hidden, 1), act, out, at_zero)
+    starts = inits(arch, len(folds), dtype)
+    before = [[P.copy() for P in W + b] for W, b in starts]
+    stack = FoldStack(folds, dtype)
+    assert [g.index for g in stack.groups] == [[0, 2], [1], [3]]
+    seen = []
+    got = gradient_descent_stacked(stack, [W for W, _ in starts], [b for _, b in starts], arch, lr, 60, every=7,
+                                   form=form, on_step=lambda i, costs, vals: seen.append((i, costs.shape, len(vals))))
+    for a, b in zip(alone(folds, starts, arch, lr, 60, form), got):
+        assert_same(a, b)
+    assert seen == [(i, (4, i + 1), 4) for i in [*range(6, 60, 7), 59]]
+    for (W, b), old in zip(starts, before):  # the initial weights given are left as they were
+        for P, Q in zip(W + b, old):
+            np.testing.assert_array_equal(P, Q)
+
+
+def test_a_fold_that_diverges_stops_there_and_the_others_go_on():
+    rng = np.random.default_rng(3)
+    folds = folds_of(rng, 4, [(30, 8)] * 3, "linear")
+    folds[1].Y *= 1e3  # the same step size is far too large for this fold's targets
+    arch = nn.Architecture((4, 5, 1), "tanh", "linear")
+    starts = inits(arch, 3)
+    got = gradient_descent_stacked(FoldStack(folds), [W for W, _ in starts], [b for _, b in starts], arch, 0.9, 80,
+                                   form="direct", on_step=lambda *a: None, every=7)
+    want = alone(folds, starts, arch, 0.9, 80, "direct")
+    assert [r.status for r in want] == ["completed", "diverged", "completed"]
+    for a, b in zip(want, got):
+        assert_same(a, b)
+
+
+def test_stop_together_ends_every_fold_where_one_diverges():
+    rng = np.random.default_rng(3)
+    folds = folds_of(rng, 4, [(30, 8)] * 3, "linear")
+    folds[1].Y *= 1e3
+    arch = nn.Architecture((4, 5, 1), "tanh", "linear")
+    starts = inits(arch, 3)
+    got = gradient_descent_stacked(FoldStack(folds), [W for W, _ in starts], [b for _, b in starts], arch, 0.9, 80,
+                                   form="direct", stop_together=True)
+    diverged = alone(folds[1:2], starts[1:2], arch, 0.9, 80, "direct")[0]
+    n = diverged.iterations_run
+    assert got[1].status == "diverged" and n < 80
+    np.testing.assert_array_equal(got[1].costs, diverged.costs)
+    for f in (0, 2):
+        own = alone(folds[f:f + 1], starts[f:f + 1], arch, 0.9, n, "direct")[0]
+        assert got[f].status == "stopped" and got[f].reason == f"fold 1 diverged at iteration {n - 1}"
+        np.testing.assert_array_equal(got[f].costs, own.costs)  # its curve as far as it went
+
+
+def test_the_callback_stops_every_fold():
+    rng = np.random.default_rng(4)
+    folds = folds_of(rng, 6, [(20, 5), (21, 4)])
+    arch = nn.Architecture((6, 3, 1), "relu", "sigmoid")
+    starts = inits(arch, 2)
+    got = gradient_descent_stacked(FoldStack(folds), [W for W, _ in starts], [b for _, b in starts], arch, 0.1, 100,
+                                   form="direct", every=10, on_step=lambda i, c, v: i < 29)
+    assert [(r.status, r.iterations_run) for r in got] == [("stopped", 30)] * 2
+    assert got[0].reason == "stopped by callback at iteration 29"
+
+
+def test_bad_inputs_are_refused_with_the_fold_named():
+    rng = np.random.default_rng(5)
+    folds = folds_of(rng, 6, [(20, 5), (21, 4)])
+    arch = nn.Architecture((6, 3, 1), "relu", "sigmoid")
+    starts = inits(arch, 2)
+    with pytest.raises(ValueError, match="initial weights of 2 folds"):
+        gradient_descent_stacked(FoldStack(folds), [starts[0][0]], [starts[0][1]], arch, 0.1, 10, form="direct")
+    with pytest.raises(ValueError, match="form must be 'dual' or 'direct'"):
+        gradient_descent_stacked(FoldStack(folds), [W for W, _ in starts], [b for _, b in starts], arch, 0.1, 10,
+                                 form="auto")
+    folds[1].Y[0, 0] = 2.0
+    with pytest.raises(ValueError, match="labels 0 or 1"):
+        gradient_descent_stacked(FoldStack(folds), [W for W, _ in starts], [b for _, b in starts], arch, 0.1, 10,
+                                 form="direct")
+    with pytest.raises(ValueError, match="validation examples or none"):
+        FoldStack([folds[0], Fold(folds[1].X, folds[1].Y)])
+
+
+def test_the_cat_folds_of_a_search_trial_train_together_as_each_alone(cat_data):
+    """Five stratified folds of the 209 cat images (two sizes), the dual form with the K blocks of one Gram
+    matrix, as a cat.toml trial trains them."""
+    from dlcore.data import kfold_indices, load
+
+    data = load("cat")
+    X, Y = data.X, data.Y
+    G = X.T @ X
+    folds = [Fold(X[:, tr], Y[:, tr], X[:, va], Y[:, va], G[np.ix_(tr, tr)], G[np.ix_(tr, va)])
+             for tr, va in kfold_indices(Y, 5, 0)]
+    arch = nn.Architecture((12288, 20, 7, 5, 1), "relu", "sigmoid", relu_grad_at_zero=0)
+    starts = inits(arch, 5)
+    stack = FoldStack(folds)
+    assert sorted(len(g.index) for g in stack.groups) == [1, 4]
+    got = gradient_descent_stacked(stack, [W for W, _ in starts], [b for _, b in starts], arch, 0.0075, 150,
+                                   form="dual", every=50, on_step=lambda *a: None)
+    for fold, (W, b), r in zip(folds, starts, got):
+        W, b = [w.copy() for w in W], [x.copy() for x in b]
+        own = nn.gradient_descent(fold.X, fold.Y, W, b, arch, 0.0075, 150, on_step=lambda *a: None, every=50,
+                                  X_val=fold.X_val, Y_val=fold.Y_val, form="dual", gram=(fold.K, fold.K_val))
+        assert_same(own, r)
