@@ -108,15 +108,16 @@ def check_same_objective(study, space: SearchSpace):
 
 
 def warmup_steps(space: SearchSpace) -> int:
-    """Steps before the median pruner may act: a quarter of the (shortest) training for a hold-out or
-    stacked folds, where steps are iterations; with folds trained one by one, where steps are folds,
-    one: a single fold is too noisy to judge a trial by (on the cat data, pruning after the first fold
-    pruned 72 of 100 trials)."""
+    """Steps before the median pruner may act. Where steps are iterations (a hold-out, or folds trained
+    together), a quarter of the longest training the space allows: with a searched iteration count,
+    early iterations say little of how a long training ends (judged from a quarter of the shortest,
+    most of cat.toml's trials were pruned at their first report: README, "Speed"). Where steps are
+    folds (trained one by one, for Wilcoxon), one: a single fold is too noisy to judge a trial by."""
     if space.study.folds >= 2 and not space.stack_folds:
         return 1
     it = space.space.iterations
-    shortest = int(it.low) if hasattr(it, "low") else (it or space.base.train.iterations)
-    return shortest // 4
+    longest = int(it.high) if hasattr(it, "high") else (it or space.base.train.iterations)
+    return longest // 4
 
 
 def load_study(name: str, storage, sampler=None, pruner=None):

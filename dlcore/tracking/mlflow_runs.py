@@ -6,11 +6,13 @@ depends on MLflow's per-thread active run.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import math
-import contextlib
+import os
 import re
 import tempfile
+import threading
 import time
 from pathlib import Path
 from urllib.parse import urlparse
@@ -40,6 +42,7 @@ class Tracker:
         self.artifact_root = artifact_root
         prepare_tracking_db(tracking_uri, artifact_root)  # built whole, never half-built, re-rooted if moved
         self.client = MlflowClient(tracking_uri)
+        self._local_dirs: dict[str, Path | None] = {}  # run id -> its local artifact folder (runs made here)
 
     def experiment_id(self, name: str, create: bool = True) -> str | None:
         exp = self.client.get_experiment_by_name(name)
@@ -63,7 +66,29 @@ class Tracker:
         tags = {k: str(v) for k, v in tags.items()}
         if parent_id:
             tags[PARENT_TAG] = parent_id
-        return self.client.create_run(experiment_id, run_name=name, tags=tags).info.run_id
+        info = self.client.create_run(experiment_id, run_name=name, tags=tags).info
+        self._local_dirs[info.run_id] = _local_dir(info.artifact_uri)
+        return info.run_id
+
+    def _write_file(self, run_id: str, file_name: str, write) -> bool:
+        """Write an artifact of a run made by this tracker straight into its local artifact folder:
+        ``write(f)`` fills a temporary file beside it, renamed into place once whole. MLflow's local
+        artifact store copies a file there and keeps no record of it, so this is what log_artifact does,
+        without the temporary copy and MLflow's calls (a quarter of a trial's tracking time). False when
+        the run's artifacts are not local files (a tracking server's): then MLflow writes them."""
+        folder = self._local_dirs.get(run_id)
+        if folder is None:
+            return False
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = folder / f".{file_name}.{threading.get_ident()}.tmp"
+        try:
+            with open(tmp, "wb") as f:
+                write(f)
+            os.replace(tmp, folder / file_name)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        return True
 
     def log(self, run_id: str, params: dict | None = None, metrics: dict | None = None,
             curves: dict | None = None, tags: dict | None = None):
@@ -79,10 +104,13 @@ class Tracker:
             self.client.log_batch(run_id, metrics=ms, params=ps, tags=ts)
 
     def log_arrays(self, run_id: str, file_name: str, **arrays):
-        """A compressed .npz of named arrays (plain .npy inside; load with allow_pickle=False)."""
+        """An .npz of named arrays (plain .npy inside; load with allow_pickle=False). Not compressed: cost
+        curves barely compress (7% for a cat trial's) and zlib took 17 times as long as the write."""
+        if self._write_file(run_id, file_name, lambda f: np.savez(f, **arrays)):
+            return
         with tempfile.TemporaryDirectory() as d:
             path = Path(d) / file_name
-            np.savez_compressed(path, **arrays)
+            np.savez(path, **arrays)
             self.client.log_artifact(run_id, str(path))
 
     def log_inputs(self, run_id: str, inputs: list):
@@ -114,7 +142,7 @@ class Tracker:
         NaN and infinities as null."""
         columns = list(dict.fromkeys(k for r in rows for k in r))
         data = [[_json_value(r.get(c)) for c in columns] for r in rows]
-        self.client.log_text(run_id, json.dumps({"columns": columns, "data": data}), file_name)
+        self.log_text(run_id, json.dumps({"columns": columns, "data": data}), file_name)
         if tagged:
             return
         tags = json.loads(self.client.get_run(run_id).data.tags.get(LOGGED_ARTIFACTS_TAG, "[]"))
@@ -140,7 +168,8 @@ class Tracker:
         self.client.log_dict(run_id, obj, file_name)
 
     def log_text(self, run_id: str, text: str, file_name: str):
-        self.client.log_text(run_id, text, file_name)
+        if "/" in file_name or not self._write_file(run_id, file_name, lambda f: f.write(text.encode("utf-8"))):
+            self.client.log_text(run_id, text, file_name)
 
     def log_figure(self, run_id: str, figure, file_name: str):
         self.client.log_figure(run_id, figure, file_name, save_kwargs={"dpi": 90})
@@ -191,6 +220,14 @@ class Tracker:
 # Every write: on a full disk, tried once more in the room the store's reserve made (dlcore/disk.py).
 for _name in ("experiment_id", "start_run", "log", "log_arrays", "log_dict", "log_text", "log_figure", "end"):
     setattr(Tracker, _name, retry_when_full(getattr(Tracker, _name)))
+
+
+def _local_dir(uri: str) -> Path | None:
+    """The folder of a local artifact URI (``file:`` or a plain path), None for any other scheme."""
+    parsed = urlparse(uri)
+    if parsed.scheme not in ("", "file"):
+        return None
+    return Path(url2pathname(parsed.path))
 
 
 def _finite(v) -> bool:
