@@ -46,7 +46,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import dlcore.session as launch  # noqa: E402 -- run_search calls summarize from here
-import dlcore.tracking.trials as trials_mod  # noqa: E402
+import dlcore.tracking.search_tracker as tracker_mod  # noqa: E402
 from dlcore.session import run_search  # noqa: E402
 from dlcore.store import Store as Backends  # noqa: E402
 from dlcore.search import load_space  # noqa: E402
@@ -81,10 +81,11 @@ def _is_child(self, experiment_id, name, tags, parent_id=None):
 
 def install_timers():
     _timed(launch, "summarize", "summary")                         # parent run: trials.csv, best trial, plots
-    _timed(trials_mod.SearchTracker, "start", "run_start")         # per trial: tags, create_run, set_user_attr
-    _timed(Tracker, "start_run", "create_run", when=_is_child)     # per trial: MLflow's create_run alone
-    _timed(trials_mod, "log_run", "log_run")                       # per trial, background: batch, artifact, status
-    _timed(trials_mod.SearchTracker, "flush", "flush")             # the end: waiting for the background writer
+    _timed(tracker_mod.SearchTracker, "start", "run_start")         # per trial, in its thread: the run asked for
+    _timed(Tracker, "start_run", "create_run", when=_is_child)      # per trial, background: MLflow's create_run
+    _timed(tracker_mod, "write_or_close", "log_run")                # per trial, background: batch, artifacts, status
+    _timed(tracker_mod.SearchTracker, "finish", "finish")           # per trial, in its thread: the hand-over
+    _timed(tracker_mod.SearchTracker, "flush", "flush")             # the end: waiting for the background writer
 
 
 def one(space, trials: int, arm: str) -> dict:
@@ -204,10 +205,11 @@ def main(argv=None) -> int:
     def pooled(a, key):
         return [v for x in res[a] for v in x["times"].get(key, [])]
 
-    run_start, create = pooled("dlcore", "run_start"), pooled("dlcore", "create_run")
-    print(f"dlcore, per trial: run created when the trial starts {med(run_start) * 1000:.1f} ms median "
-          f"(of which MLflow's create_run {med(create) * 1000:.1f} ms; {len(run_start)} trials), inside the trial; "
-          f"finished trial written in the background {med(pooled('dlcore', 'log_run')) * 1000:.1f} ms median")
+    run_start, create, written = pooled("dlcore", "run_start"), pooled("dlcore", "create_run"), pooled("dlcore", "log_run")
+    print(f"dlcore, per trial, in the trial's thread: the run asked for {med(run_start) * 1000:.2f} ms, the finished "
+          f"trial handed over {med(pooled('dlcore', 'finish')) * 1000:.2f} ms (medians)")
+    print(f"dlcore, per trial, in the background writer: the run created (create_run) {med(create) * 1000:.1f} ms, "
+          f"the finished trial written {med(written) * 1000:.1f} ms (medians; {len(written)} trials)")
     summ = [sum(x["times"].get("summary", [])) for x in res["dlcore"]]
     flush = [sum(x["times"].get("flush", [])) for x in res["dlcore"]]
     print(f"dlcore, per search: parent summary (trials.csv, plots) {med(summ):.2f} s median, "

@@ -20,7 +20,7 @@ from threadpoolctl import threadpool_limits
 from .. import disk, interrupt
 from ..quiet import quiet
 from ..reaper import close_run, reap, study_lock
-from ..tracking.trials import SearchTracker
+from ..tracking.search_tracker import SearchTracker
 from .budget import (BudgetExhausted, close_dead_trials, enforce_budget, fail_trial, started_trials,
                      this_process)
 from .objective import Objective

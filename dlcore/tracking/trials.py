@@ -1,19 +1,11 @@
-"""Logging a search to MLflow: one parent run per invocation, one child run per trial.
-
-A child run is created when its trial starts (the trial stores the run id as the user attribute
-``mlflow_run_id``; the run stores the trial number as a tag), and everything it produced is written
-in one batch when the trial ends, with the run's status following the trial's state. Both happen in a
-background thread (a run it has not begun by the trial's end is made by the trial's own thread then).
-"""
+"""What a trial's (or a training run's) MLflow run holds: its params, metrics, curves, tags, dataset
+inputs, fold table and curve arrays, made from its record (``run_payload``) and written in one batch
+(``write_payload``), by whichever writer the search has (``tracking.search_tracker``)."""
 from __future__ import annotations
 
-import collections
 import re
 import sys
-import threading
 
-
-from ..errors import describe
 from ..runner import fold_seeds
 from .datasets import dataset_inputs, split_protocol
 from .descriptions import train_description, trial_description
@@ -23,124 +15,23 @@ from .schema import (CURVES, FOLDS, REASON_TAG, RUN_CONFIG_TAG, STATE_OF_TRAININ
 from .provenance import provenance_tags
 
 
-class _Creation:
-    """A trial's run to be made: by the writer thread, or by ``finish`` if the writer has not begun it
-    (``claimed`` says who, under the tracker's lock); ``done`` is set once it exists or could not be made."""
-
-    __slots__ = ("trial", "number", "claimed", "done")
-
-    def __init__(self, trial, number: int):
-        self.trial, self.number, self.claimed, self.done = trial, number, False, threading.Event()
+def run_path(experiment_id: str, run_id: str) -> str:
+    """Where ``dlcore ui`` shows a run: append it to the UI's address."""
+    return f"#/experiments/{experiment_id}/runs/{run_id}"
 
 
-class SearchTracker:
-    """Creates each trial's run and writes what the trial produced from one background thread, so the
-    trial's own thread spends no time on MLflow: ``start`` asks for the run (created, and its id stored
-    on the trial, while the trial trains), ``finish`` hands over the finished trial, written while the
-    next one trains; ``flush()`` waits for both. A run is created before anything of a finished trial is
-    written, and its id is on the trial before the trial ends: ``finish`` waits for a creation the writer
-    has begun and makes the run itself if it has not (or if an interrupt cut ``start`` short)."""
-
-    def __init__(self, tracker: Tracker, experiment_id: str, parent_id: str, study_name: str):
-        self.tracker, self.experiment_id, self.parent_id = tracker, experiment_id, parent_id
-        self.study_name = study_name
-        self.run_ids: dict[int, str] = {}
-        self._pending: dict[int, _Creation] = {}  # started trials whose finish has not come yet
-        self._creates: collections.deque = collections.deque()  # served first: a trial waits for its run
-        self._writes: collections.deque = collections.deque()
-        self._wake = threading.Condition()
-        self._closing = False
-        self._writer: threading.Thread | None = None
-
-    def start(self, trial, record):
-        job = self._pending[record.number] = _Creation(trial, record.number)
-        self._submit(self._creates, job)
-
-    def finish(self, trial, record):
-        job = self._pending.pop(record.number, None)
-        with self._wake:
-            mine = job is None or not job.claimed
-            if job is not None and mine:
-                job.claimed = True
-                if job in self._creates:
-                    self._creates.remove(job)
-        if mine:  # the writer has not begun it (busy, or never given it): made here, now
-            self._create(job or _Creation(trial, record.number))
-        else:
-            while not job.done.wait(0.5):  # normally long done: the run was made while the trial trained
-                if self._writer is None or not self._writer.is_alive():
-                    break  # nothing left to make it (never expected: the writer catches every error)
-        run_id = self.run_ids.get(record.number)
-        if run_id is None:  # it could not be created (the warning is printed)
-            return
-        c = record.context
-        params = run_params(record, c["dataset"], c["folds"], c.get("space")) if c else record.params
-        if record.reason.startswith("KeyboardInterrupt"):  # being interrupted: write now, in this thread
-            self._write(run_id, record, params)
-            return
-        self._submit(self._writes, (run_id, record, params))
-
-    def flush(self):
-        """Wait until every run is created and every finished trial written."""
-        writer = self._writer
-        if writer is not None and writer.is_alive():
-            with self._wake:
-                self._closing = True
-                self._wake.notify()
-            writer.join()
-        self._writer, self._closing = None, False
-
-    def _submit(self, jobs: collections.deque, job):
-        with self._wake:
-            jobs.append(job)
-            if self._writer is None or not self._writer.is_alive():
-                self._writer = threading.Thread(target=self._drain, name="dlcore-mlflow-writer", daemon=True)
-                self._writer.start()
-            self._wake.notify()
-
-    def _drain(self):
-        while True:
-            with self._wake:
-                while not (self._creates or self._writes or self._closing):
-                    self._wake.wait()
-                if self._creates:
-                    job = self._creates.popleft()
-                    job.claimed = True
-                elif self._writes:
-                    job = self._writes.popleft()
-                else:
-                    return
-            if isinstance(job, _Creation):
-                self._create(job)
-            else:
-                self._write(*job)
-
-    def _create(self, job: _Creation):
-        number = job.number
+def write_or_close(tracker: Tracker, run_id: str, payload: dict, number: int):
+    """``write_payload``; when it fails, a warning, and the run closed FAILED with the reason, never left
+    RUNNING (a tracking failure must not lose the trial itself)."""
+    try:
+        write_payload(tracker, run_id, payload)
+    except Exception as e:  # noqa: BLE001
+        print(f"dlcore: warning: could not log trial {number} to MLflow: {e}", file=sys.stderr)
         try:
-            tags = {"dlcore.kind": "trial", "optuna.study_name": self.study_name, "optuna.trial_number": number,
-                    **provenance_tags()}
-            run_id = self.tracker.start_run(self.experiment_id, f"trial-{number}", tags, self.parent_id)
-            self.run_ids[number] = run_id  # first: from here on the trial's finish closes the run
-            job.trial.set_user_attr("mlflow_run_id", run_id)
-            # where `dlcore ui` shows the run (append to its address): optuna-dashboard lists it with the trial
-            job.trial.set_user_attr("mlflow_run_path", f"#/experiments/{self.experiment_id}/runs/{run_id}")
-        except Exception as e:  # noqa: BLE001 -- a tracking failure must not lose the trial itself
-            print(f"dlcore: warning: could not create the MLflow run of trial {number}: {describe(e)}",
-                  file=sys.stderr)
-        finally:
-            job.done.set()
-
-    def _write(self, run_id, record, params):
-        try:
-            log_run(self.tracker, run_id, record, params, trial=True, study=self.study_name)
-        except Exception as e:  # noqa: BLE001 -- a tracking failure must not lose the trial itself
-            print(f"dlcore: warning: could not log trial {record.number} to MLflow: {e}", file=sys.stderr)
-            try:  # never leave the run RUNNING: say it is incomplete
-                self.tracker.log(run_id, tags={"dlcore.state_reason": f"logging failed: {e}"[:5000]})
-                self.tracker.end(run_id, "FAILED")
-            except Exception:  # noqa: BLE001 -- the store itself is unreachable; a later search closes it
-                pass
+            tracker.log(run_id, tags={"dlcore.state_reason": f"logging failed: {e}"[:5000]})
+            tracker.end(run_id, "FAILED")
+        except Exception:  # noqa: BLE001 -- the store itself is unreachable; a later search closes it
+            pass
 
 
 def run_params(record, dataset, folds, space=None) -> dict:
@@ -223,28 +114,46 @@ def log_run(tracker: Tracker, run_id: str, record, params: dict, trial: bool = F
     """Write a finished trial (``trial=True``) or a single training run to its MLflow run, in one batch
     (plus its dataset inputs and, with k folds, the ``folds.json`` table), and close it. Only a trial's
     run gets optuna.* tags: a training run has no trial."""
+    write_payload(tracker, run_id, run_payload(record, params, trial, study, test))
+
+
+def run_payload(record, params: dict, trial: bool = False, study: str | None = None, test: bool = False) -> dict:
+    """What ``write_payload`` writes of a finished run, as plain data (names, numbers, strings, the curve
+    arrays): made where the record and its context (the dataset, the folds) are, written wherever the
+    run's writer is (a thread of this process or a writer process, ``tracking.writer``)."""
     c = record.context or {}
     space = c.get("space")
-    metrics = run_metrics(record, space.study.metric if space is not None else None)
-    curves = {"cost": (record.steps, record.cost)}
+    curves = {"cost": (list(record.steps), list(record.cost))}
     if any(v is not None for v in record.val_cost):
-        curves["val_cost"] = (record.steps, record.val_cost)
+        curves["val_cost"] = (list(record.steps), list(record.val_cost))
     tags = {REASON_TAG: record.reason, RUN_CONFIG_TAG: record.config.to_dict(),
             NOTE_TAG: describe_record(record, study if trial else None)}
     if trial:
         tags[STATE_TAG] = record.state
     if len(record.folds) > 1:
-        tags.update(tracker.table_tag(FOLDS))  # the run is new: no other table to keep in the tag
-    tracker.log(run_id, params=params, metrics=metrics, curves=curves, tags=tags)
+        tags.update(Tracker.table_tag(FOLDS))  # the run is new: no other table to keep in the tag
+    inputs = []
     if c.get("dataset") is not None and c.get("folds"):
         k, r = (space.study.folds, space.study.repeats) if space is not None else (0, 1)
-        tracker.log_inputs(run_id, inputs_of(record.config.data, c["dataset"], c["folds"], k, r, test))
-    if len(record.folds) > 1:
-        tracker.log_table(run_id, record.folds, FOLDS, tagged=True)
-    if record.full_costs:
-        tracker.log_arrays(run_id, CURVES, **curves_to_arrays(record.full_costs))
-    # An interrupted trial is FAIL in Optuna, so its run is FAILED: one table, whatever ended the trial.
-    tracker.end(run_id, STATUS_OF_TRIAL.get(record.state, "FAILED"))
+        inputs = inputs_of(record.config.data, c["dataset"], c["folds"], k, r, test)
+    return {"params": params, "metrics": run_metrics(record, space.study.metric if space is not None else None),
+            "curves": curves, "tags": tags, "inputs": inputs, "folds": list(record.folds) if len(record.folds) > 1 else [],
+            "arrays": curves_to_arrays(record.full_costs) if record.full_costs else None,
+            # an interrupted trial is FAIL in Optuna, so its run is FAILED: one table, whatever ended the trial
+            "status": STATUS_OF_TRIAL.get(record.state, "FAILED")}
+
+
+def write_payload(tracker: Tracker, run_id: str, payload: dict):
+    """A ``run_payload`` into run ``run_id``: one batch, the dataset inputs, the fold table, the curves
+    artifact, then the run closed with its status."""
+    tracker.log(run_id, params=payload["params"], metrics=payload["metrics"], curves=payload["curves"],
+                tags=payload["tags"])
+    tracker.log_inputs(run_id, payload["inputs"])
+    if payload["folds"]:
+        tracker.log_table(run_id, payload["folds"], FOLDS, tagged=True)
+    if payload["arrays"] is not None:
+        tracker.log_arrays(run_id, CURVES, **payload["arrays"])
+    tracker.end(run_id, payload["status"])
 
 
 def fold_rows(tracker: Tracker, run_id: str) -> list:

@@ -165,7 +165,7 @@ def test_continuing_a_study_with_another_dataset_or_metric_is_refused(tmp_path):
 
 def test_a_trial_that_fails_before_training_still_has_its_run_and_reason(tmp_path):
     from dlcore.tracking.mlflow_runs import Tracker
-    from dlcore.tracking.trials import SearchTracker
+    from dlcore.tracking.search_tracker import SearchTracker
 
     space = tiny_space(tmp_path)
     store = Store(tmp_path / "store").create()
@@ -183,7 +183,7 @@ def test_a_trial_that_fails_before_training_still_has_its_run_and_reason(tmp_pat
 def tracked_trial(tmp_path, name="cut"):
     """A tracker, its SearchTracker and a trial of a real study in a temporary store."""
     from dlcore.tracking.mlflow_runs import Tracker
-    from dlcore.tracking.trials import SearchTracker
+    from dlcore.tracking.search_tracker import SearchTracker
 
     store = Store(tmp_path / "store").create()
     tracker = Tracker(store.tracking_uri, store.artifact_root)
@@ -196,7 +196,7 @@ def test_an_interrupt_that_cuts_the_start_of_a_trial_short_still_leaves_it_its_c
     """Ctrl-C as a worker's first trial begins (its first provenance read runs git) landed before the
     run's creation was queued: the trial ended FAIL with no run. The trial's end makes it instead."""
     from dlcore import interrupt
-    from dlcore.tracking.trials import SearchTracker
+    from dlcore.tracking.search_tracker import SearchTracker
 
     class InterruptedAtStart(SearchTracker):
         def start(self, trial, record):
@@ -220,7 +220,7 @@ def test_an_interrupted_trial_leaves_a_library_callers_sigint_handler_in_place(t
     trial's end must not swap the caller's handler for a remember-only one: its next Ctrl-C interrupts."""
     import signal
 
-    from dlcore.tracking.trials import SearchTracker
+    from dlcore.tracking.search_tracker import SearchTracker
 
     class InterruptedAtStart(SearchTracker):
         def start(self, trial, record):
@@ -262,7 +262,7 @@ def test_a_ctrl_c_while_a_trial_ends_is_raised_after_its_run_is_closed(tmp_path)
     import signal
 
     from dlcore import interrupt
-    from dlcore.tracking.trials import SearchTracker
+    from dlcore.tracking.search_tracker import SearchTracker
 
     class CtrlCAtFinish(SearchTracker):
         def finish(self, trial, record):
