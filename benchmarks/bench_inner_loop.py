@@ -15,8 +15,11 @@ the same number of iterations. Each shape runs --repeats round-robin pairs (dlco
 medians are shown. Shapes (cat data, or a random X of the same shape when the data is absent):
   deep cat       12288-20-7-5-1, m = 209, no validation, the course's model
   cat fold       12288-21-22-1, m = 167 (4/5 of 209), 42 validation rows scored every 100 iterations:
-                 one fold of a 5-fold cat search trial
-Both in float64 with ReLU'(0) = 0 and the dual first layer, as the cat search runs them.
+                 one fold of a 5-fold cat search trial, trained alone (gradient_descent)
+  cat trial      the same net on the 5 stratified folds of the 209 images, trained together as a cat.toml
+                 trial trains them (nn.gradient_descent_stacked: two stacks, four folds of 167 examples and
+                 one of 168); its floor is the same stacked products; per fold-iteration
+All in float64 with ReLU'(0) = 0 and the dual first layer, as the cat search runs them.
 
 Run from the repository root:
     DLCORE_DATA_DIR=../shared/data .venv/bin/python benchmarks/bench_inner_loop.py --repeats 5
@@ -38,6 +41,7 @@ SHAPES = {  # name: (layer dims, training rows m, validation rows)
     "deep cat": ((12288, 20, 7, 5, 1), 209, 0),
     "cat fold": ((12288, 21, 22, 1), 167, 42),
 }
+FOLDS = 5  # the cat trial: cat fold's net on every fold of the training set at once
 
 
 def cat_arrays(m, m_val):
@@ -90,6 +94,39 @@ def floor_products(dims, m, m_val, form, rng):
     return with_out(prods), with_out(val)
 
 
+def cat_folds():
+    """The cat training set's 5 stratified folds as ``nn.Fold``s (random X of the same shape without the data)."""
+    from dlcore.data import kfold_indices
+
+    X, Y, *_ = cat_arrays(209, 0)
+    return [nn.Fold(X[:, tr], Y[:, tr], X[:, va], Y[:, va]) for tr, va in kfold_indices(Y, FOLDS, 0)]
+
+
+def time_stacked(dims, stack, iterations, form):
+    """Seconds per fold-iteration between the first and the last report of one stacked training."""
+    arch = nn.Architecture(dims, "relu", "sigmoid", relu_grad_at_zero=0)
+    starts = [nn.initialize(dims, "fan_in", 1.0, np.random.RandomState(s)) for s in range(stack.k)]
+    stamps = []
+    results = nn.gradient_descent_stacked(stack, [W for W, _ in starts], [b for _, b in starts], arch, 0.0075,
+                                          iterations, every=EVERY, form=form,
+                                          on_step=lambda i, c, v: stamps.append(CLOCK()))
+    assert all(r.status == "completed" for r in results), [r.reason for r in results]
+    return (stamps[-1] - stamps[0]) / (iterations - EVERY) / stack.k
+
+
+def stacked_floor(dims, stack, form, rng):
+    """The products of one stacked iteration and of its validation pass, group by group: each of
+    ``floor_products``'s with a leading axis of the group's folds."""
+    prods, val = [], []
+    for g in stack.groups:
+        k = len(g.index)
+        p, v = floor_products(dims, g.m, g.m_val, form, rng)
+        stack3 = lambda ps: [(np.stack([a] * k), np.stack([c] * k), np.empty((k, *o.shape))) for a, c, o in ps]
+        prods += stack3(p)
+        val += stack3(v)
+    return prods, val
+
+
 def time_floor(prods, val, iterations):
     """Seconds per iteration of the products alone, the validation ones every EVERY iterations."""
     matmul = np.matmul
@@ -134,6 +171,18 @@ def run(args):
         print(f"  {name:<9} {'-'.join(map(str, dims))}, m={m}, val {m_val} ({source}): "
               f"dlcore {1e6 * t:7.1f} us/iter, floor ({len(prods)} products) {1e6 * f:6.1f} us/iter, "
               f"ratio {t / f:.2f}x")
+    dims = SHAPES["cat fold"][0]
+    stack = nn.FoldStack(cat_folds())
+    prods, val = stacked_floor(dims, stack, args.form, rng)
+    time_stacked(dims, stack, 3 * EVERY, args.form)
+    ours, floor = [], []
+    for _ in range(args.repeats):
+        ours.append(time_stacked(dims, stack, args.iterations, args.form))
+        floor.append(time_floor(prods, val, args.iterations - EVERY) / stack.k)
+    t, f = statistics.median(ours), statistics.median(floor)
+    print(f"  cat trial {'-'.join(map(str, dims))}, {stack.k} folds together ({' + '.join(str(len(g.index)) for g in stack.groups)}"
+          f" stacked): dlcore {1e6 * t:7.1f} us per fold-iteration, floor ({len(prods)} stacked products) "
+          f"{1e6 * f:6.1f} us, ratio {t / f:.2f}x")
 
 
 if __name__ == "__main__":

@@ -164,11 +164,17 @@ def _dataset_of(logged: Logged, evaluate_test: bool):
 
 def replay(logged: Logged, dataset, folds: list, run_seeds: list) -> list:
     """Each fold's cost curve trained again from its logged seed (as far as the logged one went, for an
-    incomplete run): the same code path as the original, the folds of a complete k-fold run together
-    (``train_folds``, which gives each fold's own curve bit for bit)."""
+    incomplete run): the same code path as the original. Folds whose curves have one length (a stacked
+    trial's, which end together) train together (``train_folds``, each fold's own curve bit for bit, and
+    a fold that diverges ends them all there, as in the trial); folds trained one by one (Wilcoxon's)
+    that ended at different iterations, one by one."""
     cfg, new = logged.config, []
-    if logged.complete and len(logged.curves) >= 2:
-        return [o.result.costs for o in _folds_together(cfg, dataset, folds, run_seeds)]
+    lengths = {len(c) for c in logged.curves}
+    if len(logged.curves) >= 2 and len(lengths) == 1:  # a stacked trial's folds end together, pruned or not
+        n = len(logged.curves)
+        if not logged.complete:
+            cfg = replace(cfg, train=replace(cfg.train, iterations=lengths.pop()))
+        return [o.result.costs for o in _folds_together(cfg, dataset, folds[:n], run_seeds[:n], stop_together=True)]
     for (tr, va), old, seed in zip(folds, logged.curves, run_seeds):
         fold_cfg = replace(cfg, model=replace(cfg.model, seed=seed))
         if not logged.complete:
@@ -289,7 +295,8 @@ def seed_study(cfg: RunConfig, dataset, folds, seeds: list, evaluate_test: bool,
     return {"runs": rows, "summary": summary}
 
 
-def _folds_together(cfg: RunConfig, dataset, folds: list, seeds: list) -> list:
+def _folds_together(cfg: RunConfig, dataset, folds: list, seeds: list, stop_together: bool = False) -> list:
     """The run's k trainings, fold f from seeds[f], advanced together: one ``RunOutcome`` per fold."""
     cfgs = [replace(cfg, model=replace(cfg.model, seed=int(s))) for s in seeds]
-    return train_folds(cfgs, [make_split(c, dataset, tr, va) for c, (tr, va) in zip(cfgs, folds)])
+    return train_folds(cfgs, [make_split(c, dataset, tr, va) for c, (tr, va) in zip(cfgs, folds)],
+                       stop_together=stop_together)

@@ -121,14 +121,11 @@ def gram_blocks(cfg: RunConfig, split: Split, form: str):
 
 
 def fold_stack(cfg: RunConfig, splits: list) -> nn.FoldStack:
-    """The folds' arrays padded and stacked for ``train_folds``: made once per search process and
-    data config, like the folds' own arrays (the dual form's K blocks come from the one Gram matrix)."""
-    folds = []
-    for split in splits:
-        gram = gram_blocks(cfg, split, "dual")
-        K, K_val = gram if gram is not None else (None, None)
-        folds.append(nn.Fold(split.X, split.Y, split.X_val, split.Y_val, K, K_val))
-    return nn.FoldStack(folds, np.dtype(cfg.train.dtype))
+    """The folds' arrays grouped by size and stacked for ``train_folds``: made once per search process
+    and data config, like the folds' own arrays. A dual-form training takes its K blocks from the one
+    Gram matrix (``gram_blocks``), made only if one needs them."""
+    folds = [nn.Fold(s.X, s.Y, s.X_val, s.Y_val) for s in splits]
+    return nn.FoldStack(folds, np.dtype(cfg.train.dtype), gram=lambda f: gram_blocks(cfg, splits[f], "dual"))
 
 
 def train_folds(cfgs: list, splits: list, on_step=None, every: int = 100, stack: nn.FoldStack | None = None,
@@ -150,11 +147,10 @@ def train_folds(cfgs: list, splits: list, on_step=None, every: int = 100, stack:
         interrupt.check()
         return None if on_step is None else on_step(i, costs, vals)
 
-    form = nn.resolve_form(cfg.train.form, arch.layer_dims[0], stack.m, arch.layer_dims[1], cfg.train.iterations)
     with threadpool_limits(limits=cfg.blas_threads, user_api="blas"):
         results = nn.gradient_descent_stacked(stack, [W for W, _ in inits], [b for _, b in inits], arch,
                                               cfg.train.learning_rate, cfg.train.iterations, on_step=step,
-                                              every=every, form=form, stop_together=stop_together)
+                                              every=every, form=cfg.train.form, stop_together=stop_together)
     outcomes = []
     for c, split, r in zip(cfgs, splits, results):
         metrics = evaluate(r.W, r.b, arch, split.X, split.Y, "train")

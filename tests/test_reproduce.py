@@ -73,8 +73,11 @@ def test_plain_text_verdict(searched):
     assert p.returncode == 0 and p.stdout.startswith("identical")
 
 
-def test_pruned_runs_need_allow_incomplete(tmp_path):
-    space = tiny_space(tmp_path, name="div", lr_low=1e5, lr_high=1e7)
+@pytest.mark.parametrize("folds", [0, 3])
+def test_pruned_runs_need_allow_incomplete(tmp_path, folds):
+    """A diverged trial, a hold-out's or one whose folds trained together (the first fold to diverge
+    ended them all), reproduces as far as it went."""
+    space = tiny_space(tmp_path, name="div", lr_low=1e5, lr_high=1e7, folds=folds)
     store = Store(tmp_path / "s")
     run_search(space, Backends(store.root), 2)
     study = optuna.load_study(study_name="div", storage=store.optuna_url)
@@ -85,7 +88,8 @@ def test_pruned_runs_need_allow_incomplete(tmp_path):
     assert len(MlflowClient(store.tracking_uri).search_runs(["1"])) == n_runs  # nothing logged
     p = repro(store, "--run-id", run_id, "--allow-incomplete", "--json")
     assert p.returncode == 0, p.stderr
-    assert json.loads(p.stdout)["verdict"] == "identical"
+    out = json.loads(p.stdout)
+    assert out["verdict"] == "identical" and out["folds"] == max(folds, 1)
 
 
 def test_a_diverged_train_run_is_refused_as_pruned(tmp_path):

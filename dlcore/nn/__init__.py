@@ -6,7 +6,8 @@ from .init import SCHEMES as INIT_SCHEMES, initialize
 from .metrics import accuracy, balanced_accuracy, mean_squared_error, r2_score
 from .model import Architecture, backward, cost, forward, predict, predict_proba
 from .train import FORMS, TrainResult, Validation, choose_form, gradient_descent, resolve_form
-from .stacked import Fold, FoldStack, gradient_descent_stacked
+from .fold_stack import Fold, FoldStack
+from .stacked import gradient_descent_stacked
 
 __all__ = [
     "ACTIVATIONS", "HIDDEN_ACTIVATIONS", "OUTPUT_ACTIVATIONS", "INIT_SCHEMES", "FORMS",

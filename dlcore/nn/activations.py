@@ -41,7 +41,8 @@ def sigmoid(Z, out=None):
     if Z.dtype.kind != "f":
         Z = Z.astype(np.float64)
     clip, exp_min = _sigmoid_bounds(Z.dtype)
-    if not (Z.size and Z.min() < -clip):  # the course's formula, one ufunc call per operation
+    if not (Z < -clip).any():  # the course's formula, one ufunc call per operation (a NaN elsewhere
+        # in Z changes nothing: each value is its own, as the folds of a stacked training need)
         A = np.negative(Z, out=out)
         np.exp(A, out=A)
         A += 1.0

@@ -18,66 +18,11 @@ those of that iteration) and the others go on, unless ``stop_together`` ends the
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
+from .fold_stack import FoldStack
 from .model import Architecture, _softplus
-from .train import TrainResult, Validation, _check_inputs
-
-
-@dataclass
-class Fold:
-    """One training's examples: X (n_x, m), Y (n_y, m), validation X_val, Y_val (or None), and for the
-    dual form, optionally, K = X^T X and K_val = X^T X_val (computed when None)."""
-    X: np.ndarray
-    Y: np.ndarray
-    X_val: np.ndarray | None = None
-    Y_val: np.ndarray | None = None
-    K: np.ndarray | None = None
-    K_val: np.ndarray | None = None
-
-
-class FoldStack:
-    """The folds grouped by size, each group's arrays stacked: made once for any number of trainings of
-    any architecture on these folds (a search's trials). K and X are stacked on first use."""
-
-    def __init__(self, folds: list[Fold], dtype=None):
-        if not folds:
-            raise ValueError("FoldStack needs at least one fold")
-        self.folds, self.k = list(folds), len(folds)
-        self.dtype = np.dtype(dtype or np.result_type(folds[0].X, folds[0].Y))
-        self.validated = folds[0].X_val is not None
-        if any((f.X_val is not None) != self.validated for f in folds):
-            raise ValueError("either every fold has validation examples or none has")
-        sizes = [(f.X.shape[1], f.X_val.shape[1] if self.validated else 0) for f in folds]
-        self.groups = [_Group(self, [i for i, s in enumerate(sizes) if s == size]) for size in dict.fromkeys(sizes)]
-        self.m = max(s[0] for s in sizes)  # the widest fold (resolve the first-layer form on it)
-
-
-class _Group:
-    """Folds of one size (m training, m_val validation examples): their arrays stacked."""
-
-    def __init__(self, stack: FoldStack, index: list):
-        self.stack, self.index = stack, index
-        folds = [stack.folds[i] for i in index]
-        self.folds, dt = folds, stack.dtype
-        self.m = folds[0].X.shape[1]
-        self.Y = np.stack([f.Y for f in folds]).astype(dt, copy=False)
-        if stack.validated:
-            self.m_val = folds[0].X_val.shape[1]
-            self.Y_val = np.stack([f.Y_val for f in folds]).astype(dt, copy=False)
-        self._cache: dict = {}
-
-    def stacked(self, name: str):
-        """X, X_val (the direct form), K, K_val (the dual form: each fold's given blocks or its own X^T X),
-        stacked on first use."""
-        if name not in self._cache:
-            make = {"X": lambda f: f.X, "X_val": lambda f: f.X_val,
-                    "K": lambda f: f.X.T @ f.X if f.K is None else f.K,
-                    "K_val": lambda f: f.X.T @ f.X_val if f.K_val is None else f.K_val}[name]
-            self._cache[name] = np.stack([make(f) for f in self.folds]).astype(self.stack.dtype, copy=False)
-        return self._cache[name]
+from .train import TrainResult, Validation, _check_inputs, resolve_form
 
 
 def gradient_descent_stacked(stack: FoldStack, Ws, bs, arch: Architecture, learning_rate: float,
@@ -88,18 +33,20 @@ def gradient_descent_stacked(stack: FoldStack, Ws, bs, arch: Architecture, learn
 
     ``on_step(i, costs, vals)`` is called after the costs of iteration i when (i + 1) % every == 0 and
     at the last iteration: ``costs`` (k, i + 1) holds every fold's J[0..i], ``vals`` a ``Validation``
-    per fold (None without validation data); returning False stops every fold. ``form`` is "dual" or
-    "direct" (resolve "auto" with ``train.resolve_form`` on ``stack.m``, so that every fold has one).
+    per fold (None without validation data, and for a fold that has ended: its row of ``costs`` stops
+    meaning anything there too); returning False stops every fold. ``form`` is resolved as
+    ``gradient_descent`` resolves it, per size of fold ("auto": the cheaper for that size).
     """
-    if form not in ("dual", "direct"):
-        raise ValueError(f"form must be 'dual' or 'direct' here (got {form!r})")
     if len(Ws) != stack.k or len(bs) != stack.k:
         raise ValueError(f"expected the initial weights of {stack.k} folds (got {len(Ws)} and {len(bs)})")
     for f, fold in enumerate(stack.folds):
         _check_inputs(fold.X, fold.Y, Ws[f], bs[f], arch, learning_rate, iterations, every, fold.X_val, fold.Y_val,
                       form)
-    groups = [_Run(g, [Ws[i] for i in g.index], [bs[i] for i in g.index], arch, form, learning_rate)
-              for g in stack.groups]
+        if any(np.asarray(P).dtype != stack.dtype for P in list(Ws[f]) + list(bs[f])):
+            raise ValueError(f"fold {f}'s initial weights must be {stack.dtype}, as the stack is")
+    n = arch.layer_dims
+    groups = [_Run(g, [Ws[i] for i in g.index], [bs[i] for i in g.index], arch,
+                   resolve_form(form, n[0], g.m, n[1], int(iterations)), learning_rate) for g in stack.groups]
     return _train(stack, groups, int(iterations), on_step, int(every), explode_factor, stop_together)
 
 
@@ -109,8 +56,8 @@ def _train(stack, groups, iterations, on_step, every, explode_factor, stop_toget
     costs = np.empty((k, iterations), np.float64)
     limit = np.full(k, np.inf)
     done = np.zeros(k, bool)
-    results = [TrainResult(None, None, costs[f, :0], form=groups[0].form) for f in range(k)]
     where = {f: (g, j) for g in groups for j, f in enumerate(g.index)}  # fold -> (its group, its row)
+    results = [TrainResult(None, None, costs[f, :0], form=where[f][0].form) for f in range(k)]
 
     def end(folds, status, reason, i):
         for f in folds:
@@ -134,8 +81,9 @@ def _train(stack, groups, iterations, on_step, every, explode_factor, stop_toget
             J = costs[:, i]
             if i == 0:
                 limit[~done] = explode_factor * np.maximum(J[~done], 1e-12)
-            if not (J <= limit).all():  # a cost not finite, or exploded: that fold diverged
-                bad = np.flatnonzero(~(J <= limit))
+            ok = np.isfinite(J) & (J <= limit)
+            if not ok.all():  # a cost not finite, or exploded: that fold diverged (unless it had ended)
+                bad = np.flatnonzero(~ok & ~done)
                 end(bad, "diverged", lambda f: f"cost {J[f]:.4g} at iteration {i}", i)
                 if stopped(bad, i):
                     break
@@ -143,14 +91,11 @@ def _train(stack, groups, iterations, on_step, every, explode_factor, stop_toget
                 vals = [None] * k
                 for g in groups:
                     for f, v in zip(g.index, g.validation() if stack.validated else ()):
-                        vals[f] = v
                         if not done[f]:
+                            vals[f] = v
                             results[f].val_iterations.append(i)
                             results[f].val_costs.append(v.cost)
-                finite = np.ones(k, bool)
-                for g in groups:
-                    finite[g.index] = g.finite()
-                bad = np.flatnonzero(~finite & ~done)
+                bad = np.flatnonzero(~finite(groups, k) & ~done)
                 end(bad, "diverged", lambda f: f"non-finite parameters at iteration {i}", i)
                 if stopped(bad, i):
                     break
@@ -160,12 +105,20 @@ def _train(stack, groups, iterations, on_step, every, explode_factor, stop_toget
             for g in groups:
                 g.backward_update()
         else:
-            end(np.flatnonzero(~done), "completed", lambda f: "", iterations - 1)
-            for f in range(k):
-                g, j = where[f]
-                if results[f].status == "completed" and not g.finite_row(results[f]):
-                    results[f].status, results[f].reason = "diverged", "non-finite parameters at the end"
+            last = np.flatnonzero(~done)
+            ok = finite(groups, k)
+            end(last, "completed", lambda f: "", iterations - 1)
+            for f in last[~ok[last]]:
+                results[f].status, results[f].reason = "diverged", "non-finite parameters at the end"
     return results
+
+
+def finite(groups, k: int):
+    """Per fold: whether every parameter is finite (the dual form's C, not the W[1] made from it)."""
+    ok = np.ones(k, bool)
+    for g in groups:
+        ok[g.index] = g.finite()
+    return ok
 
 
 class _Run:
@@ -195,6 +148,7 @@ class _Run:
         self.db_rows = self.grad[:, :rows].reshape(k, rows, 1)
         self.hidden = [Hidden(self.g[l], arch.relu_grad_at_zero, (k, n[l + 1], m), dt) for l in range(L - 1)]
         self.lr = np.full((k, 1), learning_rate, dt)  # per fold: 0 once a fold has ended
+        self.frozen: list = []                          # the rows of folds that have ended
         self.m_dt = np.asarray(m, dt)
         if form == "dual":
             self.W1_0 = [np.asarray(W[0], dt) for W in Ws]
@@ -263,6 +217,8 @@ class _Run:
             np.multiply(dZ, inv_m, out=self.step_C)
             self.step_C *= self.lr[:, :, None]
             self.C -= self.step_C
+        if self.frozen:  # an ended fold's step may be inf * 0: its row is kept at zero, finite
+            self._zero(self.frozen)
 
     def validation(self):
         """Each fold's ``Validation``: its cost and A[L] on its validation examples."""
@@ -287,9 +243,6 @@ class _Run:
             ok &= np.isfinite(self.C).all(axis=(1, 2))
         return ok
 
-    def finite_row(self, result: TrainResult) -> bool:
-        return all(np.isfinite(P).all() for P in result.W + result.b)
-
     def parameters(self, j: int):
         """Row j's W, b lists as they stand (copies; W[1] made from C in the dual form)."""
         rows = [v[j].copy() for v in self._views(self.theta)]
@@ -298,11 +251,15 @@ class _Run:
         return [self.W1_0[j] + self.C[j] @ self.group.folds[j].X.T] + rows[self.L:], rows[:self.L]
 
     def freeze(self, j: int):
-        """Row j ended: its parameters set to zero and not updated, so the group goes on finite."""
+        """Row j ended: its parameters set to zero and kept there, so the group goes on finite."""
         self.lr[j] = 0
-        self.theta[j] = 0
+        self.frozen.append(j)
+        self._zero([j])
+
+    def _zero(self, rows):
+        self.theta[rows] = 0
         if self.form == "dual":
-            self.C[j] = 0
+            self.C[rows] = 0
 
 
 class Hidden:

@@ -80,6 +80,8 @@ def open_study(space: SearchSpace, storage):
                                 direction=space.direction, sampler=make_sampler(st.sampler, st.seed),
                                 pruner=make_pruner(st.pruner, warmup_steps(space)))
     check_study(space, storage)
+    if "report_steps" not in study.user_attrs:
+        study.set_user_attr("report_steps", report_steps(space))
     if "metric" not in study.user_attrs:
         study.set_user_attr("metric", st.metric)
         study.set_user_attr("space_source", space.source)
@@ -99,12 +101,25 @@ def check_same_objective(study, space: SearchSpace):
         return
     old, new = stored_doc(old), space_to_doc(space)
     check_protocol(old, study.study_name, space.source)
+    # before folds trained together every k-fold study reported fold by fold
+    steps = study.user_attrs.get("report_steps") or ("folds" if old["study"].get("folds", 0) >= 2 else "iterations")
+    if steps != report_steps(space):
+        raise ConfigError(f"{space.source}: study {study.study_name!r} reported its trials to the pruner by {steps[:-1]}, "
+                          f"this space reports by {report_steps(space)[:-1]}: the pruner would compare unlike values; "
+                          "use another --study name")
     for section, keys in (("study", ("metric", "folds", "repeats")), ("data", tuple(sorted(set(old["data"]) | set(new["data"]))))):
         for key in keys:
             a, b = old[section].get(key), new[section].get(key)
             if a != b:
                 raise ConfigError(f"{space.source}: study {study.study_name!r} exists with {section}.{key} = {a!r}, "
                                   f"this space has {b!r}: its trials would not compare; use another --study name")
+
+
+def report_steps(space: SearchSpace) -> str:
+    """What a trial's reports to the pruner are indexed by: "iterations" (a hold-out, or folds trained
+    together, reporting their mean) or "folds" (folds trained one by one, for Wilcoxon). Stored with
+    the study: a study is not continued with the other kind."""
+    return "folds" if space.study.folds >= 2 and not space.stack_folds else "iterations"
 
 
 def warmup_steps(space: SearchSpace) -> int:

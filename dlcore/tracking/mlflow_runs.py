@@ -74,15 +74,15 @@ class Tracker:
         """Write an artifact of a run made by this tracker straight into its local artifact folder:
         ``write(f)`` fills a temporary file beside it, renamed into place once whole. MLflow's local
         artifact store copies a file there and keeps no record of it, so this is what log_artifact does,
-        without the temporary copy and MLflow's calls (a quarter of a trial's tracking time). False when
-        the run's artifacts are not local files (a tracking server's): then MLflow writes them."""
+        without the temporary copy and MLflow's calls. False when the run's artifacts are not local files
+        (a tracking server's) or the name is a path: then MLflow writes it."""
         folder = self._local_dirs.get(run_id)
-        if folder is None:
+        if folder is None or "/" in file_name:
             return False
         folder.mkdir(parents=True, exist_ok=True)
-        tmp = folder / f".{file_name}.{threading.get_ident()}.tmp"
+        tmp = folder / f".{file_name}.{os.getpid()}.{threading.get_ident()}.tmp"  # the umask's mode, as MLflow's
         try:
-            with open(tmp, "wb") as f:
+            with open(tmp, "xb") as f:
                 write(f)
             os.replace(tmp, folder / file_name)
         except BaseException:
@@ -168,7 +168,7 @@ class Tracker:
         self.client.log_dict(run_id, obj, file_name)
 
     def log_text(self, run_id: str, text: str, file_name: str):
-        if "/" in file_name or not self._write_file(run_id, file_name, lambda f: f.write(text.encode("utf-8"))):
+        if not self._write_file(run_id, file_name, lambda f: f.write(text.encode("utf-8"))):
             self.client.log_text(run_id, text, file_name)
 
     def log_figure(self, run_id: str, figure, file_name: str):

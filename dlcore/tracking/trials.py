@@ -120,7 +120,7 @@ def log_run(tracker: Tracker, run_id: str, record, params: dict, trial: bool = F
 def run_payload(record, params: dict, trial: bool = False, study: str | None = None, test: bool = False) -> dict:
     """What ``write_payload`` writes of a finished run, as plain data (names, numbers, strings, the curve
     arrays): made where the record and its context (the dataset, the folds) are, written wherever the
-    run's writer is (a thread of this process or a writer process, ``tracking.writer``)."""
+    run's writer is (``search_tracker``'s background thread, or the caller's)."""
     c = record.context or {}
     space = c.get("space")
     curves = {"cost": (list(record.steps), list(record.cost))}

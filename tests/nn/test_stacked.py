@@ -25,14 +25,20 @@ def inits(arch, k, dtype=np.float64, init="fan_in", scale=1.0):
     return [nn.initialize(arch.layer_dims, init, scale, np.random.RandomState(s), dtype=dtype) for s in range(k)]
 
 
-def alone(folds, starts, arch, lr, iterations, form, every=7):
+def alone(folds, starts, arch, lr, iterations, form, every=7, explode_factor=1e3):
     """Each fold trained by itself with gradient_descent, with its validation costs."""
     out = []
     for fold, (W, b) in zip(folds, starts):
         W, b = [w.copy() for w in W], [x.copy() for x in b]
         out.append(nn.gradient_descent(fold.X, fold.Y, W, b, arch, lr, iterations, on_step=lambda *a: None,
-                                       every=every, X_val=fold.X_val, Y_val=fold.Y_val, form=form))
+                                       every=every, X_val=fold.X_val, Y_val=fold.Y_val, form=form,
+                                       explode_factor=explode_factor))
     return out
+
+
+def together(folds, starts, arch, lr, iterations, form, **kw):
+    return gradient_descent_stacked(FoldStack(folds, folds[0].X.dtype), [W for W, _ in starts],
+                                    [b for _, b in starts], arch, lr, iterations, form=form, **kw)
 
 
 def assert_same(a: nn.TrainResult, b: nn.TrainResult):
@@ -90,6 +96,47 @@ def test_a_fold_that_diverges_stops_there_and_the_others_go_on():
         assert_same(a, b)
 
 
+@pytest.mark.parametrize("lr", [0.9, 2.0, 20.0])
+def test_folds_that_overflow_end_as_alone_and_the_others_are_not_disturbed(lr):
+    """Only non-finite costs count as divergence (explode_factor = inf): a fold's parameters overflow,
+    its last step is inf * 0 for a frozen row, and the stack must still go on as each fold alone."""
+    rng = np.random.default_rng(3)
+    folds = folds_of(rng, 4, [(30, 8)] * 3, "linear")
+    folds[1].Y *= 1e3
+    arch = nn.Architecture((4, 5, 1), "tanh", "linear")
+    starts = inits(arch, 3)
+    got = together(folds, starts, arch, lr, 400, "direct", on_step=lambda *a: None, every=7, explode_factor=np.inf)
+    want = alone(folds, starts, arch, lr, 400, "direct", explode_factor=np.inf)
+    assert want[1].status == "diverged"
+    for a, b in zip(want, got):
+        assert_same(a, b)
+
+
+def test_a_cost_infinite_from_the_first_iteration_ends_that_fold_at_once():
+    rng = np.random.default_rng(3)
+    folds = folds_of(rng, 4, [(30, 8)] * 3, "linear")
+    folds[1].Y *= 1e200
+    arch = nn.Architecture((4, 5, 1), "tanh", "linear")
+    starts = inits(arch, 3)
+    got = together(folds, starts, arch, 0.1, 30, "direct", on_step=lambda *a: None, every=7)
+    assert (got[1].status, got[1].reason, got[1].iterations_run) == ("diverged", "cost inf at iteration 0", 1)
+    for a, b in zip(alone(folds, starts, arch, 0.1, 30, "direct"), got):
+        assert_same(a, b)
+
+
+def test_auto_picks_each_size_of_fold_its_own_form():
+    """Folds of 197 and 198 examples fall on either side of choose_form's switch for this net: each
+    trains in the form it would have alone."""
+    rng = np.random.default_rng(0)
+    folds = folds_of(rng, 100, [(197, 50), (198, 49)])
+    arch = nn.Architecture((100, 8, 1), "relu", "sigmoid")
+    assert [nn.resolve_form("auto", 100, m, 8, 1000) for m in (197, 198)] == ["dual", "direct"]
+    starts = inits(arch, 2)
+    got = together(folds, starts, arch, 0.05, 1000, "auto", on_step=lambda *a: None, every=100)
+    for a, b in zip(alone(folds, starts, arch, 0.05, 1000, "auto", every=100), got):
+        assert_same(a, b)
+
+
 def test_stop_together_ends_every_fold_where_one_diverges():
     rng = np.random.default_rng(3)
     folds = folds_of(rng, 4, [(30, 8)] * 3, "linear")
@@ -126,9 +173,15 @@ def test_bad_inputs_are_refused_with_the_fold_named():
     starts = inits(arch, 2)
     with pytest.raises(ValueError, match="initial weights of 2 folds"):
         gradient_descent_stacked(FoldStack(folds), [starts[0][0]], [starts[0][1]], arch, 0.1, 10, form="direct")
-    with pytest.raises(ValueError, match="form must be 'dual' or 'direct'"):
+    with pytest.raises(ValueError, match="form must be one of"):
         gradient_descent_stacked(FoldStack(folds), [W for W, _ in starts], [b for _, b in starts], arch, 0.1, 10,
-                                 form="auto")
+                                 form="primal")
+    with pytest.raises(ValueError, match="fold 1's X is float32, the stack float64"):
+        FoldStack([folds[0], Fold(folds[1].X.astype(np.float32), folds[1].Y, folds[1].X_val, folds[1].Y_val)])
+    with pytest.raises(ValueError, match="initial weights must be float32"):
+        gradient_descent_stacked(FoldStack([Fold(*(a.astype(np.float32) for a in (f.X, f.Y, f.X_val, f.Y_val)))
+                                            for f in folds]), [W for W, _ in starts], [b for _, b in starts],
+                                 arch, 0.1, 10)
     folds[1].Y[0, 0] = 2.0
     with pytest.raises(ValueError, match="labels 0 or 1"):
         gradient_descent_stacked(FoldStack(folds), [W for W, _ in starts], [b for _, b in starts], arch, 0.1, 10,
@@ -145,16 +198,17 @@ def test_the_cat_folds_of_a_search_trial_train_together_as_each_alone(cat_data):
     data = load("cat")
     X, Y = data.X, data.Y
     G = X.T @ X
-    folds = [Fold(X[:, tr], Y[:, tr], X[:, va], Y[:, va], G[np.ix_(tr, tr)], G[np.ix_(tr, va)])
-             for tr, va in kfold_indices(Y, 5, 0)]
+    pairs = kfold_indices(Y, 5, 0)
+    folds = [Fold(X[:, tr], Y[:, tr], X[:, va], Y[:, va]) for tr, va in pairs]
+    grams = [(G[np.ix_(tr, tr)], G[np.ix_(tr, va)]) for tr, va in pairs]
     arch = nn.Architecture((12288, 20, 7, 5, 1), "relu", "sigmoid", relu_grad_at_zero=0)
     starts = inits(arch, 5)
-    stack = FoldStack(folds)
+    stack = FoldStack(folds, gram=lambda f: grams[f])
     assert sorted(len(g.index) for g in stack.groups) == [1, 4]
     got = gradient_descent_stacked(stack, [W for W, _ in starts], [b for _, b in starts], arch, 0.0075, 150,
                                    form="dual", every=50, on_step=lambda *a: None)
-    for fold, (W, b), r in zip(folds, starts, got):
+    for fold, gram, (W, b), r in zip(folds, grams, starts, got):
         W, b = [w.copy() for w in W], [x.copy() for x in b]
         own = nn.gradient_descent(fold.X, fold.Y, W, b, arch, 0.0075, 150, on_step=lambda *a: None, every=50,
-                                  X_val=fold.X_val, Y_val=fold.Y_val, form="dual", gram=(fold.K, fold.K_val))
+                                  X_val=fold.X_val, Y_val=fold.Y_val, form="dual", gram=gram)
         assert_same(own, r)

@@ -99,3 +99,16 @@ def test_folds_trained_together_give_the_trial_of_folds_trained_one_by_one(tmp_p
         assert sorted(curves1) == sorted(curves2) == [f"cost_fold{f}" for f in range(6)]
         for key in curves1:
             np.testing.assert_array_equal(curves1[key], curves2[key])
+
+
+def test_a_study_that_reported_fold_by_fold_is_not_continued_by_folds_trained_together(tmp_path):
+    """A k-fold study made before folds trained together reported the running mean after each fold
+    (steps 0..k-1); the median pruner would compare those with means at iterations."""
+    space = repeated(tmp_path, "steps", repeats=1)
+    _, _, study, store = search(tmp_path, space, 1)
+    assert study.user_attrs["report_steps"] == "iterations"
+    study.set_user_attr("report_steps", "folds")
+    with pytest.raises(ConfigError, match="reported its trials to the pruner by fold, this space reports by iteration"):
+        open_study(space, store.optuna_url)
+    wilcoxon = replace(space, study=replace(space.study, pruner="wilcoxon"))  # which does train fold by fold
+    assert open_study(wilcoxon, store.optuna_url).user_attrs["report_steps"] == "folds"
