@@ -29,10 +29,23 @@ def main(argv=None) -> int:
 
         set_program_env()  # the program's own process: MLflow quiet on stdout (it is for --json)
     try:
-        return _main(argv)
+        code = _main(argv)
     finally:
         if argv is None:
             interrupt.settle()
+    if argv is None:
+        # The command has ended and what it wrote is committed (MLflow's SQLite store journals each
+        # commit; a search checkpoints Optuna's write-ahead log itself). Python's teardown of MLflow,
+        # SQLAlchemy, pandas and matplotlib then takes a second that changes nothing: skipped.
+        import os
+
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):  # a closed pipe (| head): nothing more can be said there
+                pass
+        os._exit(code)
+    return code
 
 
 def _main(argv=None) -> int:

@@ -43,6 +43,16 @@ def trials_table(study) -> pd.DataFrame:
     return df[lead + params + [c for c in df.columns if c not in lead and c not in params]]
 
 
+def warm():
+    """Import what the summary's plots import on first use (pyplot, Optuna's visualisations, plotly, and
+    scikit-learn, which Optuna's fANOVA importances load): 2 s on a new process, which a search with
+    workers spends while they train rather than after them (``workers.run_workers``)."""
+    import matplotlib.pyplot  # noqa: F401
+    import optuna.importance._fanova._evaluator  # noqa: F401
+    import optuna.visualization.matplotlib  # noqa: F401
+    import plotly.graph_objects  # noqa: F401
+
+
 def top_trials(study, k: int):
     complete = [t for t in study.get_trials(deepcopy=False) if t.state.name == "COMPLETE"]
     reverse = study.direction.name == "MAXIMIZE"

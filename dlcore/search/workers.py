@@ -54,6 +54,10 @@ def run_workers(space, store, parent, workers: int, on_trial=None, track=True, s
     lock, tracker = study_lock(store.storage, space.study.name), store.tracker() if track else None
     seen, interrupted = sum(t.state.is_finished() for t in study.get_trials(deepcopy=False)), False
     try:
+        if track:  # the summary's imports, made in this thread while the workers train
+            from .report import warm
+
+            warm()
         ended = 0
         while any(p.poll() is None for p in procs):
             _wait_any(procs, 0.5)
