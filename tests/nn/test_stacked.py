@@ -51,6 +51,15 @@ def assert_same(a: nn.TrainResult, b: nn.TrainResult):
         np.testing.assert_array_equal(P, Q)
 
 
+def scaled_folds(scale: float):
+    """Three folds of a small regression, fold 1's targets scaled by ``scale``: a step size that suits the
+    others is too large for it."""
+    folds = folds_of(np.random.default_rng(3), 4, [(30, 8)] * 3, "linear")
+    folds[1].Y *= scale
+    arch = nn.Architecture((4, 5, 1), "tanh", "linear")
+    return folds, arch, inits(arch, 3)
+
+
 CASES = [  # n_x, hidden units, hidden activation, ReLU'(0), output, form, dtype, learning rate
     (300, (7, 5), "relu", 0, "sigmoid", "dual", np.float64, 0.05),
     (300, (7, 5), "relu", 1, "sigmoid", "dual", np.float64, 0.05),
@@ -83,11 +92,7 @@ def test_each_fold_is_its_own_training_bit_for_bit(n_x, hidden, act, at_zero, ou
 
 
 def test_a_fold_that_diverges_stops_there_and_the_others_go_on():
-    rng = np.random.default_rng(3)
-    folds = folds_of(rng, 4, [(30, 8)] * 3, "linear")
-    folds[1].Y *= 1e3  # the same step size is far too large for this fold's targets
-    arch = nn.Architecture((4, 5, 1), "tanh", "linear")
-    starts = inits(arch, 3)
+    folds, arch, starts = scaled_folds(1e3)
     got = gradient_descent_stacked(FoldStack(folds), [W for W, _ in starts], [b for _, b in starts], arch, 0.9, 80,
                                    form="direct", on_step=lambda *a: None, every=7)
     want = alone(folds, starts, arch, 0.9, 80, "direct")
@@ -100,11 +105,7 @@ def test_a_fold_that_diverges_stops_there_and_the_others_go_on():
 def test_folds_that_overflow_end_as_alone_and_the_others_are_not_disturbed(lr):
     """Only non-finite costs count as divergence (explode_factor = inf): a fold's parameters overflow,
     its last step is inf * 0 for a frozen row, and the stack must still go on as each fold alone."""
-    rng = np.random.default_rng(3)
-    folds = folds_of(rng, 4, [(30, 8)] * 3, "linear")
-    folds[1].Y *= 1e3
-    arch = nn.Architecture((4, 5, 1), "tanh", "linear")
-    starts = inits(arch, 3)
+    folds, arch, starts = scaled_folds(1e3)
     got = together(folds, starts, arch, lr, 400, "direct", on_step=lambda *a: None, every=7, explode_factor=np.inf)
     want = alone(folds, starts, arch, lr, 400, "direct", explode_factor=np.inf)
     assert want[1].status == "diverged"
@@ -113,11 +114,7 @@ def test_folds_that_overflow_end_as_alone_and_the_others_are_not_disturbed(lr):
 
 
 def test_a_cost_infinite_from_the_first_iteration_ends_that_fold_at_once():
-    rng = np.random.default_rng(3)
-    folds = folds_of(rng, 4, [(30, 8)] * 3, "linear")
-    folds[1].Y *= 1e200
-    arch = nn.Architecture((4, 5, 1), "tanh", "linear")
-    starts = inits(arch, 3)
+    folds, arch, starts = scaled_folds(1e200)
     got = together(folds, starts, arch, 0.1, 30, "direct", on_step=lambda *a: None, every=7)
     assert (got[1].status, got[1].reason, got[1].iterations_run) == ("diverged", "cost inf at iteration 0", 1)
     for a, b in zip(alone(folds, starts, arch, 0.1, 30, "direct"), got):
@@ -138,11 +135,7 @@ def test_auto_picks_each_size_of_fold_its_own_form():
 
 
 def test_stop_together_ends_every_fold_where_one_diverges():
-    rng = np.random.default_rng(3)
-    folds = folds_of(rng, 4, [(30, 8)] * 3, "linear")
-    folds[1].Y *= 1e3
-    arch = nn.Architecture((4, 5, 1), "tanh", "linear")
-    starts = inits(arch, 3)
+    folds, arch, starts = scaled_folds(1e3)
     got = gradient_descent_stacked(FoldStack(folds), [W for W, _ in starts], [b for _, b in starts], arch, 0.9, 80,
                                    form="direct", stop_together=True)
     diverged = alone(folds[1:2], starts[1:2], arch, 0.9, 80, "direct")[0]
