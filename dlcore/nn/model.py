@@ -51,7 +51,8 @@ class Architecture:
 class Workspace:
     """The arrays of a forward and a backward pass over m examples, made once and overwritten by
     every call given them (the iterations of training), so that an iteration allocates nothing:
-    Z[l], A[l], g'[l](Z[l]) of the hidden layers, dZ[l], dW[l] and db[l]; lists 0-based like W.
+    Z[l], A[l], g'[l](Z[l]) of the hidden layers (``activations.Hidden``: a ``forward`` given the
+    workspace keeps ReLU's g' for the ``backward`` given it), dZ[l], dW[l] and db[l]; lists 0-based like W.
     The dZ[l] are row blocks of one array ``dZ_rows`` (so every db[l] is one sum), and db[1..L],
     dW[2..L] are views of one flat ``grad`` (so 1/m, and the update, are one operation each; the
     training loop keeps b and W[2..L] as views of a ``theta`` of the same layout, see ``pack``).
@@ -63,7 +64,8 @@ class Workspace:
         self.g = [arch.activation(l) for l in range(1, L + 1)]
         self.Z = [np.empty((n[l], m), dtype) for l in range(1, L + 1)]
         self.A = [np.empty((n[l], m), dtype) for l in range(1, L + 1)]
-        self.G = [np.empty((n[l], m), dtype) for l in range(1, L)]
+        self.hidden = [activations.Hidden(self.g[l - 1], arch.relu_grad_at_zero, (n[l], m), dtype)
+                       for l in range(1, L)]  # g and g' of the hidden layers, g'(Z[l]) kept
         self.dZ_rows = np.empty((sum(n[1:]), m), dtype)
         self.dZ = _blocks(self.dZ_rows.ravel(), [(n[l], m) for l in range(1, L + 1)])
         self.shapes = [(n[l], 1) for l in range(1, L + 1)] + [(n[l], n[l - 1]) for l in range(2, L + 1)]
@@ -117,9 +119,11 @@ def forward(W, b, X, arch: Architecture, Z1=None, ws: Workspace | None = None):
 
     Returns the lists ``Zs, As`` (the caches of the backward pass); ``As[-1]`` is AL (n[L], m).
     ``Z1`` may be given precomputed (the dual form of the first layer does so). The arrays are
-    those of ``ws`` when given (overwritten by the next call), else new ones.
+    those of ``ws`` when given (overwritten by the next call), else new ones; given, its hidden
+    layers keep what ``backward`` with the same ``ws`` needs (see ``activations.Hidden``).
     """
-    if ws is None:
+    given = ws is not None
+    if not given:
         X = np.asarray(X)
         ws = Workspace.for_arrays(arch, X, *W, *b)
     Zs, As = [], []
@@ -130,15 +134,23 @@ def forward(W, b, X, arch: Architecture, Z1=None, ws: Workspace | None = None):
         else:
             Z = np.matmul(W[l - 1], A, out=ws.Z[l - 1])  # W[l] A[l-1]  (n[l], m)
             Z += b[l - 1]                                # + b[l]
-        A = ws.g[l - 1].value(Z, out=ws.A[l - 1])
+        if given and l < arch.L:  # a training's pass: g'(Z) kept for its backward pass
+            A = ws.hidden[l - 1].value(Z, ws.A[l - 1])
+        else:
+            A = ws.g[l - 1].value(Z, out=ws.A[l - 1])
         Zs.append(Z)
         As.append(A)
     return Zs, As
 
 
 def _softplus(Z):
-    """log(1 + e^z) without overflow."""
-    return np.maximum(Z, 0) + np.log1p(np.exp(-np.abs(Z)))
+    """log(1 + e^z) = max(z, 0) + log(1 + e^-|z|), without overflow: a new array, made in place."""
+    T = np.abs(Z)
+    np.negative(T, out=T)
+    np.exp(T, out=T)
+    np.log1p(T, out=T)
+    T += np.maximum(Z, 0.0)  # the sum the other way round: the same bits
+    return T
 
 
 def cost(ZL, AL, Y, output_activation: str = "sigmoid") -> float:
@@ -151,7 +163,9 @@ def cost(ZL, AL, Y, output_activation: str = "sigmoid") -> float:
     """
     m = Y.shape[1]
     if output_activation == "sigmoid":
-        return float((_softplus(ZL) - Y * ZL).sum() / m)
+        T = _softplus(ZL)
+        T -= Y * ZL
+        return float(T.sum() / m)
     D = AL - Y
     return float((D * D).sum() / (2 * m))
 
@@ -166,10 +180,11 @@ def backward(W, Zs, As, X, Y, arch: Architecture, need_dW1: bool = True, ws: Wor
     dA[0] = W[1]^T dZ[1] is never computed: nothing uses it. With ``need_dW1=False`` dW[1] is
     skipped as well (the dual form updates the first layer from dZ[1] alone).
     Returns lists ``dW, db`` (0-based like W) and dZ[1]: arrays of ``ws`` when given (overwritten by
-    the next call), else new ones. (1/m) is applied after the sum, as the course does, to keep its bits.
+    the next call; it must be the ``ws`` of the ``forward`` that made Zs, As), else new ones. (1/m) is applied after the sum, as the course does, to keep its bits.
     """
     L, m = arch.L, Y.shape[1]
-    if ws is None:
+    given = ws is not None
+    if not given:
         ws = Workspace.for_arrays(arch, As[-1], X, Y, *W)
     inv_m = 1.0 / m
     dW, db = [None] * L, [None] * L
@@ -181,7 +196,11 @@ def backward(W, Zs, As, X, Y, arch: Architecture, need_dW1: bool = True, ws: Wor
             dW[l - 1] = np.matmul(dZ, A_prev.T, out=out)  # dZ[l] A[l-1]^T   (n[l], n[l-1])
         if l > 1:
             dZ_prev = np.matmul(W[l - 1].T, dZ, out=ws.dZ[l - 2])  # dA[l-1], (n[l-1], m)
-            dZ_prev *= ws.g[l - 2].grad(Zs[l - 2], As[l - 2], arch.relu_grad_at_zero, out=ws.G[l - 2])
+            hidden = ws.hidden[l - 2]
+            if given:  # the forward pass with this ws kept what g' needs
+                hidden.backprop(dZ_prev, Zs[l - 2], As[l - 2])
+            else:
+                dZ_prev *= hidden.g.grad(Zs[l - 2], As[l - 2], arch.relu_grad_at_zero, out=hidden.G)
             dZ1 = dZ = dZ_prev
         else:
             dZ1 = dZ

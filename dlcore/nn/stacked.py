@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .activations import Hidden
 from .fold_stack import FoldStack
 from .model import Architecture, _softplus
 from .train import TrainResult, Validation, _check_inputs, resolve_form
@@ -260,25 +261,3 @@ class _Run:
         self.theta[rows] = 0
         if self.form == "dual":
             self.C[rows] = 0
-
-
-class Hidden:
-    """A hidden layer's activation on stacked arrays: ``value(Z, A)`` writes g(Z) into A, and
-    ``backprop(dZ, Z, A)`` multiplies dA[l] (in dZ) by g'(Z) in place. ReLU makes g'(Z) first, as the
-    floats 1{z > 0} (or 1{z >= 0}), and takes A = Z g'(Z) from it, which the backward pass reuses:
-    instead of numpy's maximum (slow for its NaN handling) and a second comparison. The values are the
-    table's (for finite Z; a zero may be -0.0 instead of 0.0, which no later step tells apart)."""
-
-    def __init__(self, g, at_zero, shape, dtype):
-        self.g, self.at_zero = g, at_zero
-        self.relu = g.name == "relu"
-        self.G = np.empty(shape, dtype)  # g'(Z)
-
-    def value(self, Z, A):
-        if not self.relu:
-            return self.g.value(Z, out=A)
-        (np.greater_equal if self.at_zero else np.greater)(Z, 0, out=self.G)
-        return np.multiply(Z, self.G, out=A)
-
-    def backprop(self, dZ, Z, A):
-        dZ *= self.G if self.relu else self.g.grad(Z, A, self.at_zero, out=self.G)

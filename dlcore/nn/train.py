@@ -60,6 +60,7 @@ class DualFirstLayer:
         self.P = W1 @ X                         # W[1](0) X   (n1, m)
         self.K = X.T @ X if gram is None else gram[0]  # X^T X (m, m)
         self.C = np.zeros((W1.shape[0], X.shape[1]), dtype=W1.dtype)  # (n1, m)
+        self.step = None                        # the update's buffer, made on the first one
         if X_val is not None:
             self.P_val = W1 @ X_val             # (n1, m_val)
             self.K_val = X.T @ X_val if gram is None else gram[1]  # (m, m_val)
@@ -74,7 +75,16 @@ class DualFirstLayer:
         return self.P_val + self.C @ self.K_val + b1
 
     def update(self, dZ1, alpha, m):
-        self.C -= alpha * (1.0 / m * dZ1)
+        """C -= alpha (1/m dZ[1]), in a buffer when alpha keeps dZ[1]'s dtype (a Python float does)."""
+        if self.step is None:
+            self.step = np.empty_like(dZ1)
+            self.in_place = np.result_type(alpha, dZ1) == dZ1.dtype
+        step = np.multiply(dZ1, 1.0 / m, out=self.step)
+        if self.in_place:
+            step *= alpha
+            self.C -= step
+        else:
+            self.C -= alpha * step
 
     def weights(self):
         return self.W1_0 + self.C @ self.X.T    # (n1, n_x)

@@ -92,3 +92,31 @@ def test_choose_form_prefers_dual_only_when_n_x_exceeds_m():
     assert choose_form(2, 400, 4, 10000) == "direct"
     with pytest.raises(ValueError, match="form must be one of"):
         train(Architecture((3, 1)), *problem(3, 5, "sigmoid")[:2], form="fast")
+
+
+@pytest.mark.parametrize("hidden", HIDDEN_ACTIVATIONS)
+@pytest.mark.parametrize("at_zero", [0, 1])
+def test_training_steps_equal_the_table_forward_and_backward_bit_for_bit(hidden, at_zero):
+    """The training loop's own passes (buffers, ReLU's g' kept from the forward pass) against
+    ``forward``/``backward`` without a workspace (the activation table's g and g'), three steps, on
+    integer inputs and weights so that exact zeros occur in Z, where ReLU'(0) matters."""
+    from dlcore.nn import backward, forward
+
+    arch = Architecture((4, 5, 3, 1), hidden, "sigmoid", relu_grad_at_zero=at_zero)
+    rng = np.random.default_rng(7)
+    X = rng.integers(-2, 3, size=(4, 12)).astype(float)
+    Y = (rng.random((1, 12)) > 0.5).astype(float)
+    W = [rng.integers(-1, 2, size=(n, p)).astype(float) for n, p in [(5, 4), (3, 5), (1, 3)]]
+    b = [np.zeros((5, 1)), np.zeros((3, 1)), np.zeros((1, 1))]
+    Wm, bm = [w.copy() for w in W], [v.copy() for v in b]
+    Zs, _ = forward(Wm, bm, X, arch)
+    assert (Zs[0] == 0).any() and (Zs[0] < 0).any() and (Zs[0] > 0).any()
+    for _ in range(3):
+        Zs, As = forward(Wm, bm, X, arch)
+        dW, db, _ = backward(Wm, Zs, As, X, Y, arch)
+        for l in range(3):
+            Wm[l] = Wm[l] - 0.1 * dW[l]
+            bm[l] = bm[l] - 0.1 * db[l]
+    gradient_descent(X, Y, W, b, arch, 0.1, 3, form="direct")
+    for got, want in zip(W + b, Wm + bm):
+        np.testing.assert_array_equal(got, want)
