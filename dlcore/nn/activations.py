@@ -124,8 +124,9 @@ class Hidden:
     place, for the Z and A of the last ``value``. ReLU makes g'(Z) first, as the floats 1{z > 0} (or
     1{z >= 0}), and takes A = Z g'(Z) from it, which the backward pass reuses: instead of numpy's
     maximum (slow for its NaN handling) and a second comparison. The values are the table's for finite
-    Z (a zero may be -0.0 instead of 0.0, which no later step tells apart); a Z of -inf, which only an
-    overflowing training makes, gives NaN instead of 0, and the training ends as diverged."""
+    Z (a zero may be -0.0 instead of 0.0, which no later step tells apart); a Z of -inf (products that
+    overflow: a training gone astray, or weights near the float's range) gives NaN instead of 0, and
+    the training ends as diverged."""
 
     def __init__(self, g, at_zero, shape, dtype):
         self.g, self.at_zero = g, at_zero

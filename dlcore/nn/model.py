@@ -163,8 +163,11 @@ def cost(ZL, AL, Y, output_activation: str = "sigmoid") -> float:
     """
     m = Y.shape[1]
     if output_activation == "sigmoid":
-        T = _softplus(ZL)
-        T -= Y * ZL
+        T, YZ = _softplus(ZL), Y * ZL
+        if YZ.dtype == T.dtype:
+            T -= YZ
+        else:  # a wider Y (float64 labels of a float32 net): the difference in its dtype, as numpy gives it
+            T = T - YZ
         return float(T.sum() / m)
     D = AL - Y
     return float((D * D).sum() / (2 * m))
@@ -180,7 +183,8 @@ def backward(W, Zs, As, X, Y, arch: Architecture, need_dW1: bool = True, ws: Wor
     dA[0] = W[1]^T dZ[1] is never computed: nothing uses it. With ``need_dW1=False`` dW[1] is
     skipped as well (the dual form updates the first layer from dZ[1] alone).
     Returns lists ``dW, db`` (0-based like W) and dZ[1]: arrays of ``ws`` when given (overwritten by
-    the next call; it must be the ``ws`` of the ``forward`` that made Zs, As), else new ones. (1/m) is applied after the sum, as the course does, to keep its bits.
+    the next call; it must be the ``ws`` of the ``forward`` that made Zs, As), else new ones.
+    (1/m) is applied after the sum, as the course does, to keep its bits.
     """
     L, m = arch.L, Y.shape[1]
     given = ws is not None

@@ -75,16 +75,18 @@ class DualFirstLayer:
         return self.P_val + self.C @ self.K_val + b1
 
     def update(self, dZ1, alpha, m):
-        """C -= alpha (1/m dZ[1]), in a buffer when alpha keeps dZ[1]'s dtype (a Python float does)."""
+        """C -= alpha (1/m dZ[1]): in a buffer when alpha and 1/m keep dZ[1]'s dtype (Python numbers
+        do), else as written, where numpy widens the step (a float32 net with a float64 alpha)."""
+        inv_m = 1.0 / m
         if self.step is None:
             self.step = np.empty_like(dZ1)
-            self.in_place = np.result_type(alpha, dZ1) == dZ1.dtype
-        step = np.multiply(dZ1, 1.0 / m, out=self.step)
-        if self.in_place:
-            step *= alpha
-            self.C -= step
-        else:
-            self.C -= alpha * step
+            self.in_place = np.result_type(alpha, inv_m, dZ1) == dZ1.dtype
+        if not self.in_place:
+            self.C -= alpha * (inv_m * dZ1)
+            return
+        step = np.multiply(dZ1, inv_m, out=self.step)
+        step *= alpha
+        self.C -= step
 
     def weights(self):
         return self.W1_0 + self.C @ self.X.T    # (n1, n_x)

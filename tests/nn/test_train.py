@@ -100,7 +100,7 @@ def test_training_steps_equal_the_table_forward_and_backward_bit_for_bit(hidden,
     """The training loop's own passes (buffers, ReLU's g' kept from the forward pass) against
     ``forward``/``backward`` without a workspace (the activation table's g and g'), three steps, on
     integer inputs and weights so that exact zeros occur in Z, where ReLU'(0) matters."""
-    from dlcore.nn import backward, forward
+    from dlcore.nn import backward, cost, forward
 
     arch = Architecture((4, 5, 3, 1), hidden, "sigmoid", relu_grad_at_zero=at_zero)
     rng = np.random.default_rng(7)
@@ -111,12 +111,46 @@ def test_training_steps_equal_the_table_forward_and_backward_bit_for_bit(hidden,
     Wm, bm = [w.copy() for w in W], [v.copy() for v in b]
     Zs, _ = forward(Wm, bm, X, arch)
     assert (Zs[0] == 0).any() and (Zs[0] < 0).any() and (Zs[0] > 0).any()
+    costs = []
     for _ in range(3):
         Zs, As = forward(Wm, bm, X, arch)
+        costs.append(cost(Zs[-1], As[-1], Y))
         dW, db, _ = backward(Wm, Zs, As, X, Y, arch)
         for l in range(3):
             Wm[l] = Wm[l] - 0.1 * dW[l]
             bm[l] = bm[l] - 0.1 * db[l]
-    gradient_descent(X, Y, W, b, arch, 0.1, 3, form="direct")
+    result = gradient_descent(X, Y, W, b, arch, 0.1, 3, form="direct")
+    assert result.costs.tolist() == costs
     for got, want in zip(W + b, Wm + bm):
         np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("alpha", [0.3, np.float64(0.3), np.float32(0.3), np.array(0.3)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("m", [7, np.int64(7)])
+def test_dual_update_is_the_written_step_in_numpy_s_dtypes(alpha, dtype, m):
+    """C -= alpha (1/m dZ[1]) with numpy's own promotions, buffer or not (a float64 alpha or a numpy
+    integer m widens a float32 step before it is subtracted)."""
+    from dlcore.nn.train import DualFirstLayer
+
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((9, 7)).astype(dtype)
+    first = DualFirstLayer(rng.standard_normal((4, 9)).astype(dtype), X)
+    C = rng.standard_normal((4, 7)).astype(dtype)
+    first.C = C.copy()
+    for _ in range(2):
+        dZ1 = rng.standard_normal((4, 7)).astype(dtype)
+        first.update(dZ1, alpha, m)
+        C -= alpha * (1.0 / m * dZ1)
+        np.testing.assert_array_equal(first.C, C)
+
+
+def test_cost_takes_numpy_s_dtype_of_its_terms():
+    """A float32 Z[L] with float64 labels: the cost in float64, as numpy computes the formula."""
+    from dlcore.nn import cost
+
+    rng = np.random.default_rng(5)
+    Z = (rng.standard_normal((1, 31)) * 4).astype(np.float32)
+    for Y in ((rng.random((1, 31)) > 0.5).astype(np.float64), (rng.random((1, 31)) > 0.5).astype(np.float32)):
+        want = (np.maximum(Z, 0) + np.log1p(np.exp(-np.abs(Z))) - Y * Z).sum() / 31
+        assert cost(Z, None, Y) == float(want)
