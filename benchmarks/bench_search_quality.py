@@ -286,7 +286,7 @@ def main(argv=None) -> int:
             lines += table(ds, metrics[ds], results[ds], base[ds])
     lines += targets(results, base, course, args)
     head = (f"{args.trials} trials per search, S = {args.seeds} search seeds, K = {args.fresh_seeds} fresh seeds, "
-            f"kfold = {args.folds} folds x {args.repeats}, holdout = 25% of the training split; "
+            f"kfold = {args.folds} folds x {args.repeats}, holdout = 25% of the training split (20% for cat); "
             f"mean ± sd over seeds; total {time.perf_counter() - start:.0f} s")
     text = "\n".join([head] + lines) + "\n"
     print(text)
