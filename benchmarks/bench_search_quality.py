@@ -22,10 +22,16 @@ its own). Every figure is mean +- sd (ddof 1) over the S search seeds (baselines
 
     .venv/bin/python benchmarks/bench_search_quality.py --datasets moons breast_cancer wine \\
         --trials 15 --seeds 2 --fresh-seeds 2 --out /tmp/quality.md
+
+Runs of single datasets (one per core, say) are merged into one report, the targets that span datasets
+included, from what each saved with --json:
+
+    .venv/bin/python benchmarks/bench_search_quality.py --merge /tmp/q-cat.json /tmp/q-wine.json --out /tmp/all.md
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import tempfile
@@ -255,19 +261,83 @@ def parse(argv):
     p.add_argument("--repeats", type=int, default=1, help="r of the kfold protocol")
     p.add_argument("--iterations", type=int, default=1000, help="gradient steps per training (not cat)")
     p.add_argument("--out", help="write the markdown tables here")
+    p.add_argument("--json", help="also write the measured rows here (for --merge)")
+    p.add_argument("--merge", nargs="+", metavar="JSON",
+                   help="no search: one report from runs saved with --json (same settings, other datasets)")
     args = p.parse_args(argv)
     if min(args.trials, args.seeds, args.fresh_seeds) < 1 or args.folds < 2 or args.iterations < 1:
         p.error("--trials, --seeds, --fresh-seeds and --iterations must be >= 1, --folds >= 2")
     return args
 
 
+SETTINGS = ("trials", "seeds", "fresh_seeds", "folds", "repeats", "iterations", "protocols", "samplers")
+
+
+def report(run: dict, args, note: str) -> str:
+    """The markdown report of ``run`` (results, base, course, metrics by dataset): tables, then targets."""
+    lines = []
+    for ds in run["results"]:
+        lines += table(ds, run["metrics"][ds], run["results"][ds], run["base"][ds])
+    lines += targets(run["results"], run["base"], run["course"], args)
+    head = (f"{args.trials} trials per search, S = {args.seeds} search seeds, K = {args.fresh_seeds} fresh seeds, "
+            f"kfold = {args.folds} folds x {args.repeats}, holdout = 25% of the training split (20% for cat); "
+            f"mean ± sd over seeds; {note}")
+    return "\n".join([head] + lines) + "\n"
+
+
+def merge(paths: list) -> tuple:
+    """The runs saved in ``paths`` as one (refused in one line when their settings differ or a dataset
+    comes twice), and the settings as an argparse namespace."""
+    run = {"results": {}, "base": {}, "course": {}, "metrics": {}}
+    settings = seconds = None
+    for path in paths:
+        try:
+            with open(path) as f:
+                saved = json.load(f)
+            these = {k: saved["settings"][k] for k in SETTINGS}
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            sys.exit(f"bench_search_quality: {path}: not a --json output of this benchmark ({e})")
+        if settings is None:
+            settings, seconds = these, 0.0
+        for key in SETTINGS:
+            if these[key] != settings[key]:
+                sys.exit(f"bench_search_quality: {path}: {key} = {these[key]!r}, the first run had "
+                         f"{settings[key]!r}: runs merged must share their settings")
+        for ds in saved["results"]:
+            if ds in run["results"]:
+                sys.exit(f"bench_search_quality: {path}: dataset {ds!r} is in an earlier file too")
+            for part in ("results", "base", "metrics"):
+                run[part][ds] = saved[part][ds]
+        run["course"].update(saved["course"])  # cat's, when it ran
+        seconds += saved["seconds"]
+    return run, argparse.Namespace(**settings), seconds
+
+
 def main(argv=None) -> int:
     args = parse(argv)
+    if args.merge:
+        run, settings, seconds = merge(args.merge)
+        text = report(run, settings, f"merged from {len(args.merge)} runs of {seconds:.0f} s in all")
+    else:
+        run, seconds = measure(args)
+        text = report(run, args, f"total {seconds:.0f} s")
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump({"settings": {k: getattr(args, k) for k in SETTINGS}, "seconds": seconds, **run}, f)
+    print(text)
+    if args.out:
+        with open(args.out, "w") as f:
+            f.write(text)
+    return 0
+
+
+def measure(args) -> tuple:
+    """Every search, reproduction and baseline of the run: ({results, base, course, metrics}, seconds)."""
     datasets = list(dict.fromkeys(args.datasets))
     if "cat" in datasets and not dlcore.data_available("cat"):
         print("bench_search_quality: the cat data is absent (set DLCORE_DATA_DIR): cat skipped", file=sys.stderr)
         datasets.remove("cat")
-    results, base, course, metrics, lines = {}, {}, {}, {}, []
+    results, base, course, metrics = {}, {}, {}, {}
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="dlcore-quality-") as tmp:
         store = dlcore.Store(os.path.join(tmp, "store"))
@@ -283,17 +353,8 @@ def main(argv=None) -> int:
                 metrics[ds] = space.study.metric
                 if ds == "cat":
                     course[protocol] = course_cat(space, results[ds][protocol][args.samplers[0]][0]["seeds"])
-            lines += table(ds, metrics[ds], results[ds], base[ds])
-    lines += targets(results, base, course, args)
-    head = (f"{args.trials} trials per search, S = {args.seeds} search seeds, K = {args.fresh_seeds} fresh seeds, "
-            f"kfold = {args.folds} folds x {args.repeats}, holdout = 25% of the training split (20% for cat); "
-            f"mean ± sd over seeds; total {time.perf_counter() - start:.0f} s")
-    text = "\n".join([head] + lines) + "\n"
-    print(text)
-    if args.out:
-        with open(args.out, "w") as f:
-            f.write(text)
-    return 0
+    run = {"results": results, "base": base, "course": course, "metrics": metrics}
+    return run, time.perf_counter() - start
 
 
 if __name__ == "__main__":

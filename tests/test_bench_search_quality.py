@@ -4,6 +4,7 @@ markdown table must hold every row it promises, with finite numbers in every fig
 targets section must say met or not met. The cat data is asked for but absent: skipped with a note."""
 from __future__ import annotations
 
+import json
 import math
 import re
 import subprocess
@@ -56,3 +57,41 @@ def test_tiny_run_writes_every_row_with_finite_numbers(tmp_path):
     targets = [line for line in text.splitlines() if line.startswith("- wine,")]
     assert len(targets) == 4 and all(line.endswith((": met", ": not met")) for line in targets)
     assert text in p.stdout
+
+
+def test_runs_of_single_datasets_merge_into_one_report(tmp_path):
+    """Two runs saved with --json (wine, moons) make one report with both tables and the targets that
+    span datasets counted over both; runs of other settings, or a dataset twice, are refused in one line."""
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "DLCORE_DATA_DIR": str(tmp_path / "no-data"),
+           "MLFLOW_DISABLE_TELEMETRY": "true", "HOME": str(tmp_path), "TMPDIR": str(tmp_path)}
+    bench = [sys.executable, str(ROOT / "benchmarks" / "bench_search_quality.py")]
+
+    def run(*argv):
+        return subprocess.run(bench + list(argv), cwd=tmp_path, capture_output=True, text=True, env=env,
+                              timeout=900)
+
+    tiny = ["--trials", "2", "--seeds", "1", "--fresh-seeds", "1", "--folds", "2", "--iterations", "50",
+            "--protocols", "kfold"]
+    for ds in ("wine", "moons"):
+        p = run("--datasets", ds, *tiny, "--json", str(tmp_path / f"{ds}.json"))
+        assert p.returncode == 0, p.stderr[-3000:]
+    out = tmp_path / "merged.md"
+    p = run("--merge", str(tmp_path / "wine.json"), str(tmp_path / "moons.json"), "--out", str(out))
+    assert p.returncode == 0, p.stderr[-3000:]
+    text = out.read_text()
+    assert text.startswith("2 trials per search") and "merged from 2 runs" in text.splitlines()[0]
+    assert "### wine (objective val_cost)" in text and "### moons (objective val_cost)" in text
+    assert len([line for line in text.splitlines() if line.startswith("- wine, kfold,")]) == 2
+    spanning = [line for line in text.splitlines() if line.startswith("- kfold: TPE")]
+    assert len(spanning) == 1 and " of 2 datasets " in spanning[0], spanning
+
+    saved = json.loads((tmp_path / "moons.json").read_text())
+    saved["settings"]["trials"] = 3
+    (tmp_path / "moons3.json").write_text(json.dumps(saved))
+    for files, words in (([tmp_path / "wine.json", tmp_path / "moons3.json"], ("moons3.json", "trials = 3")),
+                         ([tmp_path / "wine.json", tmp_path / "wine.json"], ("wine.json", "'wine'")),
+                         ([tmp_path / "wine.md"], ("wine.md", "not a --json output"))):
+        p = run("--merge", *map(str, files))
+        assert p.returncode != 0 and "Traceback" not in p.stderr
+        message = p.stderr.strip()
+        assert len(message.splitlines()) == 1 and all(w in message for w in words), message
