@@ -295,21 +295,25 @@ def merge(paths: list) -> tuple:
             with open(path) as f:
                 saved = json.load(f)
             these = {k: saved["settings"][k] for k in SETTINGS}
+            parts = {part: dict(saved[part]) for part in ("results", "base", "course", "metrics")}
+            took = float(saved["seconds"])
+            if any(ds not in parts["base"] or ds not in parts["metrics"] for ds in parts["results"]):
+                raise KeyError("a dataset without its baselines or metric")
         except (OSError, ValueError, KeyError, TypeError) as e:
-            sys.exit(f"bench_search_quality: {path}: not a --json output of this benchmark ({e})")
+            sys.exit(f"bench_search_quality: {path}: not a --json output of this benchmark ({e!r})")
         if settings is None:
             settings, seconds = these, 0.0
         for key in SETTINGS:
             if these[key] != settings[key]:
                 sys.exit(f"bench_search_quality: {path}: {key} = {these[key]!r}, the first run had "
                          f"{settings[key]!r}: runs merged must share their settings")
-        for ds in saved["results"]:
+        for ds in parts["results"]:
             if ds in run["results"]:
                 sys.exit(f"bench_search_quality: {path}: dataset {ds!r} is in an earlier file too")
             for part in ("results", "base", "metrics"):
-                run[part][ds] = saved[part][ds]
-        run["course"].update(saved["course"])  # cat's, when it ran
-        seconds += saved["seconds"]
+                run[part][ds] = parts[part][ds]
+        run["course"].update(parts["course"])  # cat's, when it ran
+        seconds += took
     return run, argparse.Namespace(**settings), seconds
 
 
