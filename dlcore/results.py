@@ -83,7 +83,7 @@ class Reproduction:
     summary: dict = field(default_factory=dict, repr=False)  # what ``dlcore reproduce --json`` prints
 
     def __str__(self) -> str:
-        from .reproduction import verdict_line
+        from .comparison import verdict_line
 
         return verdict_line(self.summary)
 

@@ -356,7 +356,8 @@ def test_reproduce_names_the_blas_kernel_that_differs(original, tmp_path):
 def test_the_verdict_names_each_logged_fact_that_differs(original, tmp_path):
     from mlflow.tracking import MlflowClient
 
-    from dlcore.reproduction import environment_facts, read_run, verdict_line
+    from dlcore.comparison import environment_facts, verdict_line
+    from dlcore.reproduction import read_run
     from dlcore.tracking.mlflow_runs import Tracker
     from tests.store.integrity import runs_of
 
