@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from .activations import Hidden
-from .fold_stack import FoldStack
+from .fold_stack import FoldStack, _Group
 from .model import Architecture, _softplus
 from .train import TrainResult, Validation, _check_inputs, resolve_form
 
